@@ -1,0 +1,1 @@
+"""Speed and quality benchmarks; each runs with one command and prints ratios to its baselines."""

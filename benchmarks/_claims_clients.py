@@ -1,0 +1,148 @@
+"""Client processes of the assignment-claims benchmark (started with ``spawn``).
+
+Each process is one crowd worker doing what a worker does: claim the next task, submit it,
+claim again. Only the claim is timed per call; the loop's rate is the claims per second.
+A process reports a dict on the result queue; a failure is reported, never raised, so the
+parent can print it instead of hanging on a missing result.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import time
+import traceback
+
+PAYLOAD = {"regions": []}  # "nothing here": valid for every region kind, cheap to validate
+
+
+def _result(**fields) -> dict:
+    base = {"claims": 0, "latencies": [], "submit_latencies": [], "nothing": {}, "errors": []}
+    base.update(fields)
+    return base
+
+
+def _run_loop(claim, submit, *, seconds: float, ready, go, results, idle=None) -> None:
+    """Warm up with one claim+submit (connection, pool, caches), say ready, wait for the
+    start signal, then loop for ``seconds``. ``claim`` returns an assignment id or a reason
+    string (nothing for you); ``submit`` takes the id."""
+    out = _result()
+    warm = claim()
+    if isinstance(warm, int):
+        submit(warm)
+    if idle is not None:
+        idle()
+    ready.put(True)
+    go.wait()
+    end = time.perf_counter() + seconds
+    lat, sub_lat, nothing = out["latencies"], out["submit_latencies"], out["nothing"]
+    while True:
+        t0 = time.perf_counter()
+        if t0 >= end:
+            break
+        try:
+            got = claim()
+        except Exception as exc:  # a benchmark reports errors; the target is zero of them
+            out["errors"].append(f"claim: {type(exc).__name__}: {exc}"[:300])
+            continue
+        t1 = time.perf_counter()
+        if not isinstance(got, int):
+            nothing[got] = nothing.get(got, 0) + 1
+            time.sleep(0.01)  # nothing left: do not spin on the database
+            continue
+        lat.append(t1 - t0)
+        try:
+            submit(got)
+        except Exception as exc:
+            out["errors"].append(f"submit: {type(exc).__name__}: {exc}"[:300])
+            continue
+        sub_lat.append(time.perf_counter() - t1)
+    out["claims"] = len(lat)
+    results.put(out)
+
+
+def service_client(
+    worker_ids: list[int], project_id: int, seconds: float, ready, go, results
+) -> None:
+    """Call the claim and submit services directly (no HTTP), in this process's own
+    Django with its own small connection pool (DATABASE_* from the inherited environment).
+    The process serves its workers in turn, as a web process serves many people."""
+    try:
+        import django
+
+        django.setup()
+        from django.db import connection
+
+        from crowd.accounts.models import User
+        from crowd.assignment.services import assignment_claim_next
+        from crowd.common.exceptions import NothingForYou
+        from crowd.labeling.services import annotation_submit
+
+        workers = itertools.cycle(list(User.objects.filter(pk__in=worker_ids).order_by("pk")))
+        current = [None]
+
+        def claim():
+            current[0] = worker = next(workers)
+            try:
+                return assignment_claim_next(worker=worker, project_id=project_id).assignment.pk
+            except NothingForYou as exc:
+                return exc.reason
+
+        def submit(assignment_id: int) -> None:
+            annotation_submit(worker=current[0], assignment_id=assignment_id, payload=PAYLOAD)
+
+        def idle() -> None:
+            # Hand the connection back while pgbench measures the ceiling: 64 idle sessions
+            # plus pgbench's 64 exceed a stock max_connections of 100. The first timed claim
+            # opens a fresh pool (one connect in ~10 s of claims).
+            connection.close()
+            connection.close_pool()
+
+        _run_loop(claim, submit, seconds=seconds, ready=ready, go=go, results=results, idle=idle)
+    except BaseException:
+        ready.put(False)
+        results.put(_result(errors=[traceback.format_exc()]))
+
+
+def http_client(
+    tokens: list[str], port: int, project_id: int, seconds: float, ready, go, results
+) -> None:
+    """The same loop through the API: ``http.client`` keeps the connection alive where the
+    server allows it (gunicorn's sync workers close after each response; http.client then
+    reconnects, which is part of what a real client pays)."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = [
+            {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+            for token in tokens
+        ]
+        turns = itertools.cycle(headers)
+        current = [headers[0]]
+        body = json.dumps({"payload": PAYLOAD})
+
+        def post(path: str, data: str | None):
+            conn.request("POST", path, body=data, headers=current[0])
+            response = conn.getresponse()
+            return response.status, response.read()
+
+        def claim():
+            current[0] = next(turns)
+            status, raw = post(f"/api/v1/projects/{project_id}/assignments/next/", None)
+            if status in (200, 201):
+                return int(json.loads(raw)["id"])
+            if status == 409:  # {"error": {"code", "message", "details": {"reason"}}}
+                error = json.loads(raw).get("error", {})
+                if error.get("code") == "nothing_for_you":
+                    return str(error.get("details", {}).get("reason", "nothing_for_you"))
+            raise RuntimeError(f"claim HTTP {status}: {raw[:200]!r}")
+
+        def submit(assignment_id: int) -> None:
+            status, raw = post(f"/api/v1/assignments/{assignment_id}/submit/", body)
+            if status not in (200, 201):
+                raise RuntimeError(f"submit HTTP {status}: {raw[:200]!r}")
+
+        _run_loop(claim, submit, seconds=seconds, ready=ready, go=go, results=results)
+    except BaseException:
+        ready.put(False)
+        results.put(_result(errors=[traceback.format_exc()]))

@@ -1,0 +1,1 @@
+"""Users, roles (worker, manager, reviewer, auditor), worker profiles, allauth wiring, API tokens."""

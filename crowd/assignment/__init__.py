@@ -1,0 +1,1 @@
+"""Handing out work: assignments (leases), redundancy, gold injection and blocks."""

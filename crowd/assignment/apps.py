@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AssignmentConfig(AppConfig):
+    name = "crowd.assignment"
+    label = "assignment"

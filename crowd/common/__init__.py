@@ -1,0 +1,1 @@
+"""Shared kernel: domain errors, the API error handler, pagination, base permissions."""

@@ -1,0 +1,7 @@
+"""Pages outside the API and allauth: the home page."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [path("", views.home, name="home")]

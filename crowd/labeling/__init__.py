@@ -1,0 +1,1 @@
+"""Annotation submission and geometry validation."""

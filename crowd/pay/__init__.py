@@ -1,0 +1,1 @@
+"""Rewards, approval, bonuses, the double-entry ledger and payouts."""

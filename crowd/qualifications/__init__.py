@@ -1,0 +1,1 @@
+"""Qualification types, grants to workers, project requirements and qualification tests."""

@@ -1,0 +1,103 @@
+"""Many clients claiming from one project at once, on PostgreSQL with real row locks.
+
+32 workers, each in its own thread with its own database connection, claim and submit until
+the project is exhausted; four more threads are second tabs of some of those workers. Then the
+invariants: no item over its redundancy, no worker twice on an item, every slot claimed, no
+error except the documented "nothing for you", counters equal to the rows they count.
+"""
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection, connections
+from django.db.models import Count
+
+from crowd.assignment.models import Assignment
+from crowd.assignment.services import assignment_claim_next
+from crowd.common.exceptions import NothingForYou
+from crowd.labeling.services import annotation_submit
+from tests import factories
+from workflows.projects.models import Item
+
+pytestmark = [pytest.mark.requires_postgres, pytest.mark.django_db(transaction=True)]
+
+CLIENTS = 32
+ITEMS = 60
+REDUNDANCY = 3
+
+
+@pytest.fixture
+def wide_pool():
+    """One connection per client: reopen the pool large enough for every thread at once."""
+    options = connection.settings_dict["OPTIONS"]
+    saved = dict(options["pool"])
+    connection.close_pool()
+    options["pool"] = {**saved, "max_size": CLIENTS + 8, "min_size": 1}
+    yield
+    connection.close_pool()
+    options["pool"] = saved
+
+
+def run_clients(targets):
+    barrier = threading.Barrier(len(targets))
+    errors: list[BaseException] = []
+
+    def body(target):
+        try:
+            barrier.wait()
+            target()
+        except BaseException as exc:  # collected, then asserted on in the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=body, args=(t,)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a client hung (deadlock?)"
+    return errors
+
+
+def test_32_clients_exhaust_a_project_without_breaking_an_invariant(wide_pool, alice):
+    project = factories.make_project(
+        owner=alice, min_redundancy=REDUNDANCY, max_redundancy=REDUNDANCY
+    )
+    for _ in range(ITEMS):
+        factories.make_item(project=project)
+    category = project.label_schema.categories.first().pk
+    answer = {"regions": [{"category_id": category, "bbox": [1, 1, 10, 10]}]}
+    workers = [factories.make_user() for _ in range(CLIENTS)]
+    refusals: Counter = Counter()
+    lock = threading.Lock()
+
+    def work(worker):
+        def loop():
+            while True:
+                try:
+                    lease = assignment_claim_next(worker=worker, project_id=project.pk)
+                except NothingForYou as exc:
+                    with lock:
+                        refusals[exc.reason] += 1
+                    return
+                annotation_submit(worker=worker, assignment_id=lease.assignment.pk, payload=answer)
+
+        return loop
+
+    # Four workers also run a second tab racing the first.
+    targets = [work(w) for w in workers] + [work(w) for w in workers[:4]]
+    errors = run_clients(targets)
+    assert errors == []
+    assert set(refusals) == {"nothing_left"}
+
+    per_item = dict(
+        Assignment.objects.values("item").annotate(n=Count("pk")).values_list("item", "n")
+    )
+    assert len(per_item) == ITEMS and set(per_item.values()) == {REDUNDANCY}
+    pairs = Assignment.objects.values("item", "worker").annotate(n=Count("pk"))
+    assert max(p["n"] for p in pairs) == 1
+    assert set(Assignment.objects.values_list("status", flat=True)) == {"submitted"}
+    assert set(Item.objects.values_list("slots_taken", flat=True)) == {REDUNDANCY}
+    assert Assignment.objects.count() == ITEMS * REDUNDANCY

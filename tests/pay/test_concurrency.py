@@ -1,0 +1,138 @@
+"""Review and budgets under real concurrency, on PostgreSQL with real row locks.
+
+Several threads (each with its own connection) approve the same assignments at once while
+others replay the auto-approval task; and many workers claim from a project whose budget runs
+out. The ledger must hold exactly one reward per approved assignment, the books must sum to
+zero, and no budget may go below zero.
+"""
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from crowd.assignment.models import Assignment, AssignmentStatus
+from crowd.assignment.services import assignment_return
+from crowd.common.exceptions import NothingForYou
+from crowd.labeling.services import annotation_submit
+from crowd.pay.ledger import balance, books_total
+from crowd.pay.models import AccountKind, EntryKind, LedgerAccount, LedgerEntry
+from crowd.pay.review import assignment_approve, assignments_auto_approve_due
+from tests import factories
+from tests.pay.review_support import answer, available, claim, paid_project, reserved, submitted
+
+pytestmark = [pytest.mark.requires_postgres, pytest.mark.django_db(transaction=True)]
+
+CLIENTS = 24
+
+
+@pytest.fixture
+def wide_pool():
+    """One connection per client: reopen the pool large enough for every thread at once."""
+    options = connection.settings_dict["OPTIONS"]
+    saved = dict(options["pool"])
+    connection.close_pool()
+    options["pool"] = {**saved, "max_size": CLIENTS + 8, "min_size": 1}
+    yield
+    connection.close_pool()
+    options["pool"] = saved
+
+
+def run_clients(targets):
+    barrier = threading.Barrier(len(targets))
+    errors: list[BaseException] = []
+
+    def body(target):
+        try:
+            barrier.wait()
+            target()
+        except BaseException as exc:  # collected, then asserted on in the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=body, args=(t,)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a client hung (deadlock?)"
+    return errors
+
+
+def assert_books_balance():
+    assert books_total() == 0
+    for account in LedgerAccount.objects.exclude(kind=AccountKind.FUNDING):
+        assert balance(account) >= 0, account
+
+
+def test_concurrent_approvals_and_replayed_auto_approval_pay_exactly_once(wide_pool, alice):
+    project = paid_project(alice, reward=10, budget=10_000, items=30, auto_approve_seconds=60)
+    work = [submitted(factories.make_user(), project) for _ in range(30)]
+    ids = [a.pk for a in work]
+    later = timezone.now() + timezone.timedelta(hours=1)
+
+    def approve_all(order):
+        return lambda: assignment_approve(assignments=order, actor=alice)
+
+    def auto_approve():
+        for _ in range(3):
+            assignments_auto_approve_due(now=later, batch=7)
+
+    targets = [approve_all(ids), approve_all(ids[::-1]), approve_all(ids[5:20])] * 4
+    targets += [auto_approve] * 8
+    errors = run_clients(targets)
+    assert errors == []
+
+    assert set(Assignment.objects.values_list("status", flat=True)) == {AssignmentStatus.APPROVED}
+    rewards = Counter(
+        LedgerEntry.objects.filter(kind=EntryKind.REWARD).values_list("assignment_id", flat=True)
+    )
+    assert rewards == Counter(ids)
+    assert reserved(project) == 0 and available(project) == 10_000 - 300
+    assert_books_balance()
+
+
+def test_concurrent_claimers_never_exceed_the_budget(wide_pool, alice, settings):
+    # C = the largest number of claim transactions open at once (this pool's size), so the
+    # first claims take the lock-free path and the last C rewards the locked one.
+    settings.QUORUM_BUDGET_CONCURRENT_CLAIMS = CLIENTS + 8
+    reward, affordable = 10, 45
+    project = paid_project(alice, reward=reward, budget=reward * affordable, items=80)
+    payload = answer(project)
+    refusals: Counter = Counter()
+    lock = threading.Lock()
+
+    def work(worker, *, give_back: bool):
+        def loop():
+            while True:
+                try:
+                    lease = claim(worker, project)
+                except NothingForYou as exc:
+                    with lock:
+                        refusals[exc.reason] += 1
+                    return
+                if give_back and lease.pk % 5 == 0:
+                    assignment_return(worker=worker, assignment_id=lease.pk)
+                    continue
+                annotation_submit(worker=worker, assignment_id=lease.pk, payload=payload)
+
+        return loop
+
+    workers = [factories.make_user() for _ in range(CLIENTS)]
+    errors = run_clients([work(w, give_back=i % 2 == 0) for i, w in enumerate(workers)])
+    assert errors == []
+    assert set(refusals) == {"budget_spent"}
+
+    held = Assignment.objects.filter(
+        status__in=[AssignmentStatus.LEASED, AssignmentStatus.SUBMITTED]
+    ).count()
+    assert held == affordable  # every reward the budget holds was handed out, and no more
+    assert available(project) == 0 and reserved(project) == reward * affordable
+    reserves = LedgerEntry.objects.filter(kind=EntryKind.RESERVE).count()
+    releases = LedgerEntry.objects.filter(kind=EntryKind.RELEASE).count()
+    assert reserves - releases == affordable
+    assert releases == Assignment.objects.filter(status=AssignmentStatus.RETURNED).count()
+    assert_books_balance()

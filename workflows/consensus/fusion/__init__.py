@@ -1,0 +1,1 @@
+"""Fusion of matched objects: boxes, masks and polygons, class labels and keypoints."""

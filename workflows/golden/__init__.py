@@ -1,0 +1,1 @@
+"""Consensus results, promotion, golden dataset versions and exports (COCO, VOC, YOLO)."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GoldenConfig(AppConfig):
+    name = "workflows.golden"
+    label = "golden"

@@ -1,0 +1,1 @@
+"""Exports of golden dataset versions: COCO, Pascal VOC and YOLO archives with a manifest."""

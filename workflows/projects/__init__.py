@@ -1,0 +1,1 @@
+"""Projects, label schemas, datasets, items and the pipeline settings of a project."""

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: signed, retried, logged notifications of pipeline events."""
