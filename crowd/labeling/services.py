@@ -92,8 +92,10 @@ def _consensus_when_complete(item: Item) -> None:
     if item.slots_taken < item.labels_wanted:
         return  # some slot is still free, so some label is still to come
     # The last answers of an item may arrive at once: the item's row lock makes the last
-    # submit see every other answer, so exactly one of them hands the item on.
-    Item.objects.select_for_update().filter(pk=item.pk).first()
+    # submit see every other answer, so exactly one of them hands the item on. NO KEY: each
+    # submit already holds a key-share lock on the item (its annotation's foreign key), which a
+    # plain FOR UPDATE would wait on: two last submits would deadlock.
+    Item.objects.select_for_update(no_key=True).filter(pk=item.pk).first()
     answers = Annotation.objects.filter(
         item=item,
         source=AnnotationSource.CROWD,

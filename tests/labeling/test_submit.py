@@ -150,11 +150,12 @@ def test_mask_answers_must_match_the_image_and_decode(alice, wendy):
 
 
 def test_gold_answer_is_scored_and_the_score_never_reaches_the_worker(alice, wendy, api):
-    project = factories.make_project(owner=alice, gold_rate=0.99)
+    project = factories.make_project(owner=alice)
     category = project.label_schema.categories.first().pk
     gold = {"regions": [{"category_id": category, "bbox": [10, 10, 20, 20]}]}
-    factories.make_item(project=project, gold_answer=gold)
-    lease = assignment_claim_next(worker=wendy, project_id=project.pk).assignment
+    # Leased directly: the gold draw of a claim is the assignment tests' business.
+    item = factories.make_item(project=project, gold_answer=gold)
+    lease = factories.make_assignment(item=item, worker=wendy)
     submit(wendy, lease, {"regions": [{"category_id": category, "bbox": [11, 10, 20, 20]}]})
     lease.refresh_from_db()
     assert lease.gold_score == pytest.approx(1.0)
@@ -163,10 +164,11 @@ def test_gold_answer_is_scored_and_the_score_never_reaches_the_worker(alice, wen
 
 
 def test_wrong_gold_answer_scores_zero(alice, wendy):
-    project = factories.make_project(owner=alice, gold_rate=0.99)
+    project = factories.make_project(owner=alice)
     category = project.label_schema.categories.first().pk
     gold = {"regions": [{"category_id": category, "bbox": [10, 10, 20, 20]}]}
-    factories.make_item(project=project, gold_answer=gold)
-    lease = assignment_claim_next(worker=wendy, project_id=project.pk).assignment
+    # Leased directly: the gold draw of a claim is the assignment tests' business.
+    item = factories.make_item(project=project, gold_answer=gold)
+    lease = factories.make_assignment(item=item, worker=wendy)
     submit(wendy, lease, {"regions": [{"category_id": category, "bbox": [40, 30, 10, 10]}]})
     assert Assignment.objects.get(pk=lease.pk).gold_score == 0.0

@@ -154,7 +154,11 @@ def consensus_run_for_item(*, item_id: int) -> ConsensusResult | None:
     )
     try:
         with transaction.atomic():
-            locked = Item.objects.select_for_update().select_related("project").get(pk=item.pk)
+            locked = (
+                Item.objects.select_for_update(no_key=True, of=("self",))
+                .select_related("project")
+                .get(pk=item.pk)
+            )
             if locked.state not in (ItemState.OPEN, ItemState.CONSENSUS):
                 return None
             last = locked.consensus_results.aggregate(n=Max("round"))["n"] or 0
@@ -219,7 +223,7 @@ def review_decide(
     now = now or timezone.now()
     with transaction.atomic():
         item = (
-            Item.objects.select_for_update(of=("self",))
+            Item.objects.select_for_update(no_key=True, of=("self",))
             .select_related("project__label_schema")
             .filter(pk=item_id)
             .first()

@@ -122,7 +122,7 @@ def golden_version_freeze(*, project: Project, actor) -> GoldenDatasetVersion:
     golden_version_check_can_freeze(project=project, actor=actor)
     try:
         with transaction.atomic():
-            project = Project.objects.select_for_update().get(pk=project.pk)
+            project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
             annotations = list(
                 golden_annotations_current(project=project)
                 .select_related("item", "consensus_result")

@@ -91,7 +91,7 @@ def label_schema_update(
     *, schema: LabelSchema, name: str | None = None, categories: list[dict] | None = None
 ) -> LabelSchema:
     """Rename, or replace the categories while no annotation refers to them."""
-    schema = LabelSchema.objects.select_for_update().get(pk=schema.pk)
+    schema = LabelSchema.objects.select_for_update(no_key=True).get(pk=schema.pk)
     if name is not None:
         schema.name = name
         _full_clean(schema)
@@ -149,7 +149,7 @@ def project_create(
 def project_update(*, project: Project, auditors=None, reviewers=None, **fields) -> Project:
     """Change settings. A status change must be an allowed transition; raising the minimum
     redundancy raises the labels wanted of items still open."""
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     new_status = fields.get("status", project.status)
     if new_status != project.status and new_status not in STATUS_TRANSITIONS[project.status]:
         raise Conflict(f"a {project.status} project cannot become {new_status}")
@@ -288,7 +288,7 @@ def items_create(
 @transaction.atomic
 def item_update(*, item: Item, priority: int | None = None, gold_answer=...) -> Item:
     """Change priority, or make an item gold (with its answer) or not gold (``None``)."""
-    item = Item.objects.select_for_update().get(pk=item.pk)
+    item = Item.objects.select_for_update(no_key=True).get(pk=item.pk)
     if priority is not None:
         item.priority = priority
     if gold_answer is not ...:
