@@ -11,12 +11,11 @@ unique constraints (worker, item) and (worker, project) WHERE leased are the las
 SQLite the lock clause is ignored and writes are serialised, which is correct for one process.
 """
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -30,6 +29,8 @@ from crowd.qualifications.selectors import requirements_check
 from crowd.qualifications.services import qualification_auto_grant_for_project
 from workflows.projects.models import Item, ItemState, Project, ProjectStatus
 
+from .claim_sql import claim_regular_fast
+from .gold import gold_turn
 from .models import Assignment, AssignmentStatus, Block
 
 logger = logging.getLogger(__name__)
@@ -55,14 +56,6 @@ def _blocks_active(*, worker, project) -> QuerySet[Block]:
 
 def block_active_for(*, worker, project: Project) -> Block | None:
     return _blocks_active(worker=worker, project=project).first()
-
-
-def _gold_turn(*, worker, project: Project, handed_out: int) -> bool:
-    """Whether this claim should be a gold item: a deterministic draw per (worker, project,
-    claim number), so the share of gold converges to ``gold_rate`` with no global RNG and
-    nothing the worker can observe."""
-    digest = hashlib.blake2b(f"{worker.pk}:{project.pk}:{handed_out}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "big") / 2**64 < project.gold_rate
 
 
 # -- releasing slots -------------------------------------------------------------------------
@@ -259,9 +252,10 @@ def _claim_test_item(*, worker, project: Project, now: datetime) -> Assignment |
 def _claim_one(*, worker, project: Project, now: datetime) -> Assignment | None:
     if project.is_test:
         return _claim_test_item(worker=worker, project=project, now=now)
-    if project.gold_rate > 0 and _gold_turn(
-        worker=worker,
-        project=project,
+    if project.gold_rate > 0 and gold_turn(
+        worker_id=worker.pk,
+        project_id=project.pk,
+        gold_rate=project.gold_rate,
         handed_out=Assignment.objects.filter(worker=worker, project=project).count(),
     ):
         gold = _claim_gold(worker=worker, project=project, now=now)
@@ -324,6 +318,10 @@ def assignment_claim_next(*, worker, project_id: int, now: datetime | None = Non
     now = now or timezone.now()
     if worker.role != "worker":
         raise Forbidden("only workers take tasks")
+    if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
+        assignment = claim_regular_fast(worker=worker, project_id=project_id, now=now)
+        if assignment is not None:
+            return ClaimResult(assignment, created=True)
     project = _project_for_claim(worker=worker, project_id=project_id)
     if project is None:
         raise NotFound(f"no project {project_id}")

@@ -216,6 +216,15 @@ def _unledgered(project: Project) -> int:
 _last_seen_available: dict[int, int] = {}
 
 
+def available_hint(budget_id: int) -> int | None:
+    """The available balance of a budget account that a claim of this process read last."""
+    return _last_seen_available.get(budget_id)
+
+
+def note_available(budget_id: int, available: int) -> None:
+    _last_seen_available[budget_id] = available
+
+
 def _claim_accounts(project: Project) -> tuple[LedgerAccount, LedgerAccount]:
     """The project's budget and reserved accounts in one query (created on first use)."""
     found = {

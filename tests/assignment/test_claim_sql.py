@@ -1,0 +1,129 @@
+"""The PostgreSQL fast claim: it leases exactly what the general path would, and steps aside
+(returns None) in every case it does not handle, leaving the answer to the general path."""
+
+import pytest
+from django.utils import timezone
+
+from crowd.assignment.claim_sql import claim_regular_fast
+from crowd.assignment.models import Assignment
+from crowd.assignment.services import assignment_claim_next, block_create
+from crowd.pay.budget import budget_fund, budget_summary, note_available
+from crowd.pay.ledger import books_total
+from crowd.pay.models import EntryKind, LedgerAccount, LedgerEntry
+from crowd.qualifications.services import (
+    qualification_grant,
+    qualification_type_create,
+    requirement_create,
+)
+from tests import factories
+
+pytestmark = [pytest.mark.django_db, pytest.mark.requires_postgres]
+
+
+def fast(worker, project):
+    return claim_regular_fast(worker=worker, project_id=project.pk, now=timezone.now())
+
+
+@pytest.fixture
+def paid(alice):
+    """A funded project paying 5 a lease, whose budget this process has read once (the hint)."""
+    project = factories.make_project(owner=alice, reward_minor=5, budget_minor=10_000)
+    budget_fund(project=project)
+    account = LedgerAccount.objects.get(project=project, kind="project_budget")
+    note_available(account.pk, budget_summary(project=project).available_minor)
+    return project
+
+
+def test_leases_the_item_the_queue_puts_first_and_reserves_its_reward(paid, wendy):
+    low = factories.make_item(project=paid)
+    high = factories.make_item(project=paid)
+    type(high).objects.filter(pk=high.pk).update(priority=5)
+    lease = fast(wendy, paid)
+    assert lease is not None and lease.item_id == high.pk and lease.status == "leased"
+    stored = Assignment.objects.get(pk=lease.pk)
+    assert (stored.worker_id, stored.project_id, stored.item_id) == (wendy.pk, paid.pk, high.pk)
+    assert stored.lease_expires_at > timezone.now()
+    high.refresh_from_db()
+    low.refresh_from_db()
+    assert (high.slots_taken, low.slots_taken) == (1, 0)
+    reserve = LedgerEntry.objects.get(assignment=stored)
+    assert (reserve.kind, reserve.amount_minor, reserve.idempotency_key) == (
+        EntryKind.RESERVE,
+        5,
+        f"reserve:{stored.pk}",
+    )
+    assert budget_summary(project=paid).reserved_minor == 5
+    assert books_total() == 0
+
+
+def test_a_free_project_leases_without_ledger_entries(alice, wendy):
+    project = factories.make_project(owner=alice)
+    factories.make_item(project=project)
+    assert fast(wendy, project) is not None
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_second_claim_with_a_live_lease_steps_aside(paid, wendy):
+    factories.make_item(project=paid)
+    factories.make_item(project=paid)
+    first = fast(wendy, paid)
+    assert fast(wendy, paid) is None  # the unique live-lease constraint; nothing written
+    assert (
+        Assignment.objects.count() == 1 and LedgerEntry.objects.filter(kind="reserve").count() == 1
+    )
+    again = assignment_claim_next(worker=wendy, project_id=paid.pk)
+    assert not again.created and again.assignment.pk == first.pk
+
+
+def test_steps_aside_when_the_worker_is_not_plainly_eligible(alice, bob, wendy):
+    project = factories.make_project(owner=alice)
+    factories.make_item(project=project)
+    qtype = qualification_type_create(owner=alice, name="skilled")
+    requirement_create(project=project, qualification_type=qtype, comparator="gte", value=3)
+    assert fast(wendy, project) is None  # no grant
+    qualification_grant(qualification_type=qtype, worker=wendy, value=2, actor=alice)
+    assert fast(wendy, project) is None  # grant too low
+    qualification_grant(qualification_type=qtype, worker=wendy, value=3, actor=alice)
+    assert fast(wendy, project) is not None
+    block_create(worker=wendy, reason="spam", actor=alice, project=project)
+    factories.make_item(project=project)
+    assert fast(wendy, project) is None
+    assert Assignment.objects.filter(status="leased").count() == 0
+
+
+def test_steps_aside_for_an_auto_grant_and_then_takes_the_fast_road(alice, wendy):
+    project = factories.make_project(owner=alice)
+    factories.make_item(project=project)
+    factories.make_item(project=project)
+    qtype = qualification_type_create(
+        owner=alice, name="terms", auto_grant=True, auto_grant_value=1
+    )
+    requirement_create(project=project, qualification_type=qtype, comparator="gte", value=1)
+    assert fast(wendy, project) is None
+    first = assignment_claim_next(worker=wendy, project_id=project.pk)  # grants, then leases
+    Assignment.objects.filter(pk=first.assignment.pk).update(status="returned")
+    assert fast(wendy, project) is not None
+
+
+def test_steps_aside_for_paused_projects_and_passed_deadlines(alice, wendy):
+    paused, late = factories.make_project(owner=alice), factories.make_project(owner=alice)
+    type(paused).objects.filter(pk=paused.pk).update(status="paused")
+    type(late).objects.filter(pk=late.pk).update(deadline=timezone.now())
+    for project in (paused, late):
+        factories.make_item(project=project)
+        assert fast(wendy, project) is None
+
+
+def test_steps_aside_near_the_end_of_the_budget(alice, wendy):
+    project = factories.make_project(owner=alice, reward_minor=5, budget_minor=10)
+    budget_fund(project=project)
+    factories.make_item(project=project)
+    account = LedgerAccount.objects.get(project=project, kind="project_budget")
+    note_available(account.pk, 10**9)  # a stale hint: the read in the statement still decides
+    assert fast(wendy, project) is None
+    assert not LedgerEntry.objects.filter(kind="reserve").exists()
+    assert assignment_claim_next(worker=wendy, project_id=project.pk).created  # locked path
+
+
+def test_nothing_open_steps_aside(paid, wendy):
+    assert fast(wendy, paid) is None
