@@ -1,9 +1,16 @@
 """Client processes of the assignment-claims benchmark (started with ``spawn``).
 
-Each process is one crowd worker doing what a worker does: claim the next task, submit it,
-claim again. Only the claim is timed per call; the loop's rate is the claims per second.
-A process reports a dict on the result queue; a failure is reported, never raised, so the
-parent can print it instead of hanging on a missing result.
+Each process serves crowd workers in turn, as a web process serves many people. Two loops:
+
+* ``claim`` (the issue's protocol: the claim service in a loop): every call is a different
+  worker's first claim, so every call leases a new task (a worker holding a lease would get
+  that lease back, a cheaper answer that is not a claim). The process's slice of workers must
+  outlast the run; running out is reported as an error.
+* ``claim+submit``: a few workers each claim, submit, claim again, as a worker does.
+
+Only the claim is timed per call; claims per second is the loop's rate. A process reports a
+dict on the result queue; a failure is reported, never raised, so the parent can print it
+instead of hanging on a missing result.
 """
 
 from __future__ import annotations
@@ -23,13 +30,24 @@ def _result(**fields) -> dict:
     return base
 
 
+class WorkersExhausted(Exception):
+    """A claim-only process used every worker of its slice before the run ended."""
+
+
+def _turns(items: list, *, cycle: bool):
+    """The workers (or their tokens) in turn: round and round, or each once."""
+    yield from itertools.cycle(items) if cycle else items
+    raise WorkersExhausted(f"all {len(items)} workers of this process claimed; seed more")
+
+
 def _run_loop(claim, submit, *, seconds: float, ready, go, results, idle=None) -> None:
-    """Warm up with one claim+submit (connection, pool, caches), say ready, wait for the
-    start signal, then loop for ``seconds``. ``claim`` returns an assignment id or a reason
-    string (nothing for you); ``submit`` takes the id."""
+    """Warm up with one claim (and submit, if the loop submits) to open the connection and
+    fill caches, say ready, wait for the start signal, then loop for ``seconds``. ``claim``
+    returns an assignment id or a reason string (nothing for you); ``submit`` takes the id,
+    or is None for the claim-only loop."""
     out = _result()
     warm = claim()
-    if isinstance(warm, int):
+    if isinstance(warm, int) and submit is not None:
         submit(warm)
     if idle is not None:
         idle()
@@ -43,6 +61,9 @@ def _run_loop(claim, submit, *, seconds: float, ready, go, results, idle=None) -
             break
         try:
             got = claim()
+        except WorkersExhausted as exc:
+            out["errors"].append(str(exc))
+            break
         except Exception as exc:  # a benchmark reports errors; the target is zero of them
             out["errors"].append(f"claim: {type(exc).__name__}: {exc}"[:300])
             continue
@@ -52,6 +73,8 @@ def _run_loop(claim, submit, *, seconds: float, ready, go, results, idle=None) -
             time.sleep(0.01)  # nothing left: do not spin on the database
             continue
         lat.append(t1 - t0)
+        if submit is None:
+            continue
         try:
             submit(got)
         except Exception as exc:
@@ -63,11 +86,10 @@ def _run_loop(claim, submit, *, seconds: float, ready, go, results, idle=None) -
 
 
 def service_client(
-    worker_ids: list[int], project_id: int, seconds: float, ready, go, results
+    worker_ids: list[int], project_id: int, loop: str, seconds: float, ready, go, results
 ) -> None:
-    """Call the claim and submit services directly (no HTTP), in this process's own
-    Django with its own small connection pool (DATABASE_* from the inherited environment).
-    The process serves its workers in turn, as a web process serves many people."""
+    """Call the claim (and submit) services directly (no HTTP), in this process's own
+    Django with its own small connection pool (DATABASE_* from the inherited environment)."""
     try:
         import django
 
@@ -79,7 +101,10 @@ def service_client(
         from crowd.common.exceptions import NothingForYou
         from crowd.labeling.services import annotation_submit
 
-        workers = itertools.cycle(list(User.objects.filter(pk__in=worker_ids).order_by("pk")))
+        workers = _turns(
+            list(User.objects.filter(pk__in=worker_ids).order_by("pk")),
+            cycle=loop == "claim+submit",
+        )
         current = [None]
 
         def claim():
@@ -99,14 +124,22 @@ def service_client(
             connection.close()
             connection.close_pool()
 
-        _run_loop(claim, submit, seconds=seconds, ready=ready, go=go, results=results, idle=idle)
+        _run_loop(
+            claim,
+            submit if loop == "claim+submit" else None,
+            seconds=seconds,
+            ready=ready,
+            go=go,
+            results=results,
+            idle=idle,
+        )
     except BaseException:
         ready.put(False)
         results.put(_result(errors=[traceback.format_exc()]))
 
 
 def http_client(
-    tokens: list[str], port: int, project_id: int, seconds: float, ready, go, results
+    tokens: list[str], port: int, project_id: int, loop: str, seconds: float, ready, go, results
 ) -> None:
     """The same loop through the API: ``http.client`` keeps the connection alive where the
     server allows it (gunicorn's sync workers close after each response; http.client then
@@ -117,7 +150,7 @@ def http_client(
             {"Authorization": f"Token {token}", "Content-Type": "application/json"}
             for token in tokens
         ]
-        turns = itertools.cycle(headers)
+        turns = _turns(headers, cycle=loop == "claim+submit")
         current = [headers[0]]
         body = json.dumps({"payload": PAYLOAD})
 
@@ -142,7 +175,14 @@ def http_client(
             if status not in (200, 201):
                 raise RuntimeError(f"submit HTTP {status}: {raw[:200]!r}")
 
-        _run_loop(claim, submit, seconds=seconds, ready=ready, go=go, results=results)
+        _run_loop(
+            claim,
+            submit if loop == "claim+submit" else None,
+            seconds=seconds,
+            ready=ready,
+            go=go,
+            results=results,
+        )
     except BaseException:
         ready.put(False)
         results.put(_result(errors=[traceback.format_exc()]))

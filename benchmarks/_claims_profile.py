@@ -55,7 +55,23 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
         t2 = time.perf_counter()
         return claim_q, list(captured), (t1 - t0) * 1000, (t2 - t1) * 1000
 
+    # The PostgreSQL fast claim runs its statements on psycopg's own prepared-statement
+    # cursor, past Django's execute wrappers: time them at that seam too.
+    from crowd.assignment import claim_sql
+
+    fetch_one = claim_sql._fetch_one
+    prepared: list[tuple[str, dict]] = []
+
+    def timed_fetch_one(conn, sql, params):
+        t0 = time.perf_counter()
+        try:
+            return fetch_one(conn, sql, params)
+        finally:
+            captured.append(((time.perf_counter() - t0) * 1000, sql))
+            prepared.append((sql, params))
+
     report: dict = {}
+    claim_sql._fetch_one = timed_fetch_one
     try:
         with transaction.atomic(), connection.execute_wrapper(timed):
             pair()  # the first claim of a worker also auto-grants; time the steady state
@@ -64,14 +80,24 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
             report["claim_queries"] = [(ms, _shorten(sql)) for ms, sql in claim_q]
             report["submit_queries"] = [(ms, _shorten(sql)) for ms, sql in submit_q]
             locking = [sql for _, sql in claim_q if "SKIP LOCKED" in sql]
-            if locking:
-                # The plan of the next claim's pick (this claim's row is already taken).
+            fast = [(sql, params) for sql, params in prepared if "SKIP LOCKED" in sql]
+            # The plan of the next claim's pick (this claim's row is already taken).
+            if fast:
+                import psycopg
+
+                sql, params = fast[-1]
+                with psycopg.Cursor(connection.connection) as cursor:
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                    report["plan"] = [row[0] for row in cursor.fetchall()]
+            elif locking:
                 with connection.cursor() as cursor:
                     cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + locking[0])
                     report["plan"] = [row[0] for row in cursor.fetchall()]
             raise _Rollback
     except _Rollback:
         pass
+    finally:
+        claim_sql._fetch_one = fetch_one
     return report
 
 
@@ -82,7 +108,9 @@ def plan_summary(plan: list[str]) -> str:
     text = "\n".join(plan)
     exec_ms = re.search(r"Execution Time: ([\d.]+) ms", text)
     removed = sum(int(n) for n in re.findall(r"Rows Removed by Filter: (\d+)", text))
-    scanned = re.search(r"(Index Scan|Index Only Scan|Seq Scan|Bitmap Heap Scan)[^\n]*", text)
+    scanned = re.search(
+        r"(Index Scan|Index Only Scan|Seq Scan|Bitmap Heap Scan)[^\n]*on projects_item", text
+    )
     return (
         f"{float(exec_ms.group(1)) if exec_ms else float('nan'):.2f} ms, "
         f"{removed} rows filtered, {scanned.group(1) if scanned else '?'}"

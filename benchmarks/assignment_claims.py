@@ -1,15 +1,20 @@
 """Assignment claims on PostgreSQL: claims per second and latency against the machine's ceiling.
 
     python -m benchmarks.assignment_claims [--seconds 10] [--clients 1,4,16,64] [--items 20000]
+        [--loop claim|claim+submit] [--workers 40000]
 
 For each client count C the machine's ceiling is measured just before the claim run, at the
 same C: ``pgbench -N`` (one short write transaction: three single-row updates and an insert).
-Then C processes (spawned, each its own Django and a one-connection psycopg pool, each one
-worker) call ``assignment_claim_next`` and ``annotation_submit`` in a loop for the same
-number of seconds; only the claim is timed per call. The figures are ratios (DESIGN.md §5):
-claims/s ÷ pgbench TPS, and claim p99 ÷ pgbench mean latency. Then the HTTP endpoint: a real
-gunicorn (deploy/gunicorn.conf.py minus the access log) and 16 client processes doing the same
-loop over keep-alive ``http.client`` connections, against pgbench at 16 clients.
+Then C processes (spawned, each its own Django and a one-connection psycopg pool) call
+``assignment_claim_next`` in a loop for the same number of seconds, each call a different
+worker's first claim of the run (``--loop claim``, the default: the claim service alone, as
+issue 4 asks; the pool of ``--workers`` is split between the processes), or each of a few
+workers claiming and submitting in turn (``--loop claim+submit``: what a worker does; the
+submit then costs as much of the loop as the claim). Only the claim is timed per call. The
+figures are ratios (DESIGN.md §5): claims/s ÷ pgbench TPS, and claim p99 ÷ pgbench mean
+latency. Then the HTTP endpoint: a real gunicorn (deploy/gunicorn.conf.py minus the access
+log) and 16 client processes doing the same loop over keep-alive ``http.client``
+connections, against pgbench at 16 clients.
 
 Targets (issue 4): service ≥ 0.30 x ceiling at 1-16 clients; at 64 clients ≥ 0.25 x and
 ≥ 0.85 x its own 16-client rate; claim p99 ≤ 8 x the paired mean transaction latency; the
@@ -167,13 +172,13 @@ def probe(seeded: db.Seeded) -> dict:
     return report
 
 
-def service_run(seeded: db.Seeded, *, clients: int, per: int, seconds: int) -> dict:
+def service_run(seeded: db.Seeded, *, clients: int, per: int, seconds: int, loop: str) -> dict:
     db.reset(seeded)
     row = paired_run(
         clients=clients,
         seconds=seconds,
         target=service_client,
-        args_for=lambda i: (seeded.worker_ids[i * per : (i + 1) * per], seeded.project_id),
+        args_for=lambda i: (seeded.worker_ids[i * per : (i + 1) * per], seeded.project_id, loop),
     )
     row["kind"] = "service"
     row["probe_after"] = probe(seeded)
@@ -200,7 +205,7 @@ def _wait_listening(port: int, server: subprocess.Popen, timeout: float = 60) ->
 
 
 def endpoint_run(
-    seeded: db.Seeded, *, clients: int, per: int, seconds: int, workers: int, log: Path
+    seeded: db.Seeded, *, clients: int, per: int, seconds: int, loop: str, workers: int, log: Path
 ):
     db.reset(seeded)
     port = _free_port()
@@ -229,6 +234,7 @@ def endpoint_run(
                     seeded.tokens[i * per : (i + 1) * per],
                     port,
                     seeded.project_id,
+                    loop,
                 ),
             )
         finally:
@@ -339,11 +345,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", default="1,4,16,64", help="service client counts")
     parser.add_argument("--items", type=int, default=20000, help="items in the project")
     parser.add_argument("--endpoint-clients", type=int, default=16)
+    parser.add_argument("--loop", choices=["claim", "claim+submit"], default="claim")
+    parser.add_argument(
+        "--workers", type=int, default=40000, help="claim loop: workers split between clients"
+    )
     parser.add_argument(
         "--workers-per-client",
         type=int,
         default=4,
-        help="crowd workers each client process serves in turn",
+        help="claim+submit loop: crowd workers each client process serves in turn",
     )
     parser.add_argument("--gunicorn-workers", type=int, default=4, help="2 x cores, as deployed")
     parser.add_argument(
@@ -382,16 +392,22 @@ def main(argv: list[str] | None = None) -> int:
         import django
 
         django.setup()
+        most = max([*client_counts, endpoint_clients])
+        submits = args.loop == "claim+submit"
         seeded = db.seed(
             items=args.items,
-            workers=args.workers_per_client * max([*client_counts, endpoint_clients]),
+            workers=args.workers_per_client * most if submits else args.workers,
         )
+
+        def per(clients: int) -> int:
+            return args.workers_per_client if submits else args.workers // clients
+
         fresh = probe(seeded)
         rows = []
         for c in client_counts:
-            print(f"service, {c} clients...", flush=True)
+            print(f"service, {c} clients, loop {args.loop}...", flush=True)
             rows.append(
-                service_run(seeded, clients=c, per=args.workers_per_client, seconds=args.seconds)
+                service_run(seeded, clients=c, per=per(c), seconds=args.seconds, loop=args.loop)
             )
         if endpoint_clients:
             print(
@@ -402,8 +418,9 @@ def main(argv: list[str] | None = None) -> int:
                 endpoint_run(
                     seeded,
                     clients=endpoint_clients,
-                    per=args.workers_per_client,
+                    per=per(endpoint_clients),
                     seconds=args.seconds,
+                    loop=args.loop,
                     workers=args.gunicorn_workers,
                     log=RESULTS / f"assignment_claims-{stamp}.gunicorn.log",
                 )

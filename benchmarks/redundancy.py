@@ -85,8 +85,9 @@ def pedestrian_images(limit: int | None = None) -> list[ReplayImage]:
         if img.expert is None:
             continue
         answers = tuple((b, np.ones(len(b), np.int64)) for b in img.boxes)
-        out.append(ReplayImage(img.image_id, answers, (img.expert, np.ones(len(img.expert),
-                                                                             np.int64))))
+        out.append(
+            ReplayImage(img.image_id, answers, (img.expert, np.ones(len(img.expert), np.int64)))
+        )
     return out[:limit] if limit else out
 
 
@@ -98,8 +99,9 @@ def simulated_images(
     The truth is drawn from its own seed so every spammer share replays the same images.
     """
     gt = make_synthetic_gt(n_images, np.random.default_rng(seed), shape="box")
-    profile = CrowdProfile(n_workers=20, workers_per_image=workers_per_image,
-                           spammer_share=spammer_share)
+    profile = CrowdProfile(
+        n_workers=20, workers_per_image=workers_per_image, spammer_share=spammer_share
+    )
     crowd = simulate_crowd(gt, profile, np.random.default_rng(seed + 1)).coco
     by_key: dict[tuple[int, int], list[dict]] = {}
     for a in crowd["annotations"]:
@@ -109,15 +111,15 @@ def simulated_images(
         truth.setdefault(a["image_id"], []).append(a)
     out = []
     for img in crowd["images"]:
-        answers = tuple(_boxes_cats(by_key.get((img["id"], w), []))
-                        for w in img["annotator_ids"])
+        answers = tuple(_boxes_cats(by_key.get((img["id"], w), [])) for w in img["annotator_ids"])
         out.append(ReplayImage(img["id"], answers, _boxes_cats(truth.get(img["id"], []))))
     return out
 
 
 def _boxes_cats(anns: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in (a["bbox"] for a in anns)],
-                     dtype=np.float64).reshape(-1, 4)
+    boxes = np.array(
+        [[x, y, x + w, y + h] for x, y, w, h in (a["bbox"] for a in anns)], dtype=np.float64
+    ).reshape(-1, 4)
     return boxes, np.array([a["category_id"] for a in anns], dtype=np.int64)
 
 
@@ -130,8 +132,13 @@ def item_of(img: ReplayImage, k: int) -> ItemAnnotations:
     boxes = np.concatenate([b for b, _ in answers]) if answers else np.zeros((0, 4))
     cats = np.concatenate([c for _, c in answers]) if answers else np.zeros(0, np.int64)
     workers = np.repeat(np.arange(len(answers)), [len(b) for b, _ in answers])
-    return ItemAnnotations(item_id=img.image_id, boxes=boxes.reshape(-1, 4), worker_idx=workers,
-                           category_idx=cats, annotators=np.arange(len(answers)))
+    return ItemAnnotations(
+        item_id=img.image_id,
+        boxes=boxes.reshape(-1, 4),
+        worker_idx=workers,
+        category_idx=cats,
+        annotators=np.arange(len(answers)),
+    )
 
 
 def consensus_boxes(result: ItemResult) -> tuple[np.ndarray, np.ndarray]:
@@ -236,15 +243,22 @@ def replay(
             cap = min(max_labels, len(images[i].answers))
             score = agreement_fn(res, item.worker_idx)
             trace[i].append(score)
-            d = redundancy_decision(agreement=score, labels=k, min_labels=min_labels,
-                                    max_labels=cap, accept=accept_at(accept, k))
+            d = redundancy_decision(
+                agreement=score,
+                labels=k,
+                min_labels=min_labels,
+                max_labels=cap,
+                accept=accept_at(accept, k),
+            )
             if d is Decision.MORE_LABELS:
                 labels[i] += 1
                 still.append(i)
             else:
                 decision[i], pred[i], agreement[i] = d, consensus_boxes(res), score
         open_ = still
-    res = PolicyResult(name or policy_name(min_labels, accept), labels, decision, pred, agreement, trace)  # type: ignore[arg-type]
+    res = PolicyResult(
+        name or policy_name(min_labels, accept), labels, decision, pred, agreement, trace
+    )  # type: ignore[arg-type]
     return _finish(res, images)
 
 
@@ -262,11 +276,16 @@ def replay_fixed(
     params = params or MergeParams(iou_threshold=0.5, quorum=0.5)
     items = [item_of(img, k) for img in images]
     results = merge_items(items, params)
-    agreement = np.array([item_agreement_score(r, it.worker_idx)
-                          for r, it in zip(results, items, strict=True)])
-    res = PolicyResult(f"fixed {k}", np.array([len(it.annotators) for it in items]),
-                       [Decision.PROMOTE] * len(items), [consensus_boxes(r) for r in results],
-                       agreement)
+    agreement = np.array(
+        [item_agreement_score(r, it.worker_idx) for r, it in zip(results, items, strict=True)]
+    )
+    res = PolicyResult(
+        f"fixed {k}",
+        np.array([len(it.annotators) for it in items]),
+        [Decision.PROMOTE] * len(items),
+        [consensus_boxes(r) for r in results],
+        agreement,
+    )
     return _finish(res, images)
 
 
@@ -284,8 +303,13 @@ def run_replay(
     >>> r = run_replay(min_labels=2, accept=0.8)          # doctest: +SKIP
     >>> r.mean_labels, r.score.f1, r.score_fixed.f1, (~r.promoted).sum()  # doctest: +SKIP
     """
-    return replay(pedestrian_images(limit), min_labels=min_labels, max_labels=max_labels,
-                  accept=accept, params=MergeParams(iou_threshold=iou, quorum=quorum))
+    return replay(
+        pedestrian_images(limit),
+        min_labels=min_labels,
+        max_labels=max_labels,
+        accept=accept,
+        params=MergeParams(iou_threshold=iou, quorum=quorum),
+    )
 
 
 # --------------------------------------------------------------------------- report
@@ -295,18 +319,38 @@ def policy_rows(results: Sequence[PolicyResult], ref: PolicyResult) -> list[list
     rows = []
     for r in results:
         n = len(r.labels)
-        rows.append([
-            r.name, r.mean_labels, r.labels_per_promoted, r.promoted.sum() / n,
-            1 - r.promoted.sum() / n, r.score.precision, r.score.recall, r.score.f1,
-            r.score_fixed.f1, r.score.mean_iou, r.mean_labels / ref.mean_labels,
-            r.score.f1 / ref.score.f1,
-        ])
+        rows.append(
+            [
+                r.name,
+                r.mean_labels,
+                r.labels_per_promoted,
+                r.promoted.sum() / n,
+                1 - r.promoted.sum() / n,
+                r.score.precision,
+                r.score.recall,
+                r.score.f1,
+                r.score_fixed.f1,
+                r.score.mean_iou,
+                r.mean_labels / ref.mean_labels,
+                r.score.f1 / ref.score.f1,
+            ]
+        )
     return rows
 
 
 POLICY_HEADERS = [
-    "policy", "labels/img", "labels/promoted", "promoted", "escalated", "precision", "recall",
-    "F1 (consensus)", "F1 (expert fix)", "mean IoU", "labels / fixed 5", "F1 / fixed 5",
+    "policy",
+    "labels/img",
+    "labels/promoted",
+    "promoted",
+    "escalated",
+    "precision",
+    "recall",
+    "F1 (consensus)",
+    "F1 (expert fix)",
+    "mean IoU",
+    "labels / fixed 5",
+    "F1 / fixed 5",
 ]
 
 
@@ -315,7 +359,8 @@ def frontier(results: Sequence[PolicyResult]) -> list[PolicyResult]:
     out = []
     for r in results:
         dominated = any(
-            o.mean_labels <= r.mean_labels and o.score.f1 >= r.score.f1
+            o.mean_labels <= r.mean_labels
+            and o.score.f1 >= r.score.f1
             and (o.mean_labels < r.mean_labels or o.score.f1 > r.score.f1)
             for o in results
         )
@@ -336,12 +381,16 @@ def target_met(r: PolicyResult, ref: PolicyResult) -> bool:
 
 
 def run_policies(
-    images: Sequence[ReplayImage], mins: Sequence[int], accepts: Sequence[Accept], max_labels: int,
+    images: Sequence[ReplayImage],
+    mins: Sequence[int],
+    accepts: Sequence[Accept],
+    max_labels: int,
     fixed: Sequence[int] = (3, 5, 7),
 ) -> tuple[list[PolicyResult], list[PolicyResult]]:
     fixed_res = [replay_fixed(images, k) for k in fixed]
-    adaptive = [replay(images, min_labels=m, max_labels=max_labels, accept=a)
-                for m in mins for a in accepts]
+    adaptive = [
+        replay(images, min_labels=m, max_labels=max_labels, accept=a) for m in mins for a in accepts
+    ]
     return fixed_res, adaptive
 
 
@@ -354,32 +403,46 @@ def print_policies(title: str, fixed_res, adaptive) -> PolicyResult:
     print_table(POLICY_HEADERS, policy_rows([*fixed_res, *adaptive], ref), title)
     print_frontier(title, [*fixed_res, *adaptive], ref)
     best = recommend(adaptive, ref)
-    print(f"\nbest adaptive within {TARGET_LABELS:g} labels/img: {best.name}: "
-          f"{best.mean_labels:.3f} labels/img, F1 {best.score.f1:.4f} vs fixed 5 "
-          f"{ref.score.f1:.4f} -> target {verdict(target_met(best, ref))}")
+    print(
+        f"\nbest adaptive within {TARGET_LABELS:g} labels/img: {best.name}: "
+        f"{best.mean_labels:.3f} labels/img, F1 {best.score.f1:.4f} vs fixed 5 "
+        f"{ref.score.f1:.4f} -> target {verdict(target_met(best, ref))}"
+    )
     parity = [r for r in adaptive if r.score.f1 >= ref.score.f1]
     if parity:
         cheap = min(parity, key=lambda r: r.mean_labels)
-        print(f"cheapest adaptive at F1 >= fixed 5: {cheap.name}: {cheap.mean_labels:.3f} "
-              f"labels/img ({cheap.mean_labels / ref.mean_labels:.2f}x fixed 5), F1 "
-              f"{cheap.score.f1:.4f}, escalated {1 - cheap.promoted.mean():.1%}")
+        print(
+            f"cheapest adaptive at F1 >= fixed 5: {cheap.name}: {cheap.mean_labels:.3f} "
+            f"labels/img ({cheap.mean_labels / ref.mean_labels:.2f}x fixed 5), F1 "
+            f"{cheap.score.f1:.4f}, escalated {1 - cheap.promoted.mean():.1%}"
+        )
     return best
 
 
 def print_frontier(title: str, results: Sequence[PolicyResult], ref: PolicyResult) -> None:
-    print_table(["policy", "labels/img", "F1 (consensus)", "escalated", "labels / fixed 5",
-                 "F1 / fixed 5"],
-                [[r.name, r.mean_labels, r.score.f1, 1 - r.promoted.mean(),
-                  r.mean_labels / ref.mean_labels, r.score.f1 / ref.score.f1]
-                 for r in frontier(results)],
-                f"{title}: frontier (no other setting has fewer labels and higher F1)")
+    print_table(
+        ["policy", "labels/img", "F1 (consensus)", "escalated", "labels / fixed 5", "F1 / fixed 5"],
+        [
+            [
+                r.name,
+                r.mean_labels,
+                r.score.f1,
+                1 - r.promoted.mean(),
+                r.mean_labels / ref.mean_labels,
+                r.score.f1 / ref.score.f1,
+            ]
+            for r in frontier(results)
+        ],
+        f"{title}: frontier (no other setting has fewer labels and higher F1)",
+    )
 
 
 # --------------------------------------------------------------------------- analysis
 
 
-def calibration_rows(images: Sequence[ReplayImage], ks: Sequence[int],
-                     bins: Sequence[float]) -> list[list]:
+def calibration_rows(
+    images: Sequence[ReplayImage], ks: Sequence[int], bins: Sequence[float]
+) -> list[list]:
     """Is the agreement score calibrated? For k labels, bin images by score and show how good
     the k-label consensus is against the experts (share with per-image F1 = 1, pooled F1)."""
     rows = []
@@ -393,9 +456,16 @@ def calibration_rows(images: Sequence[ReplayImage], ks: Sequence[int],
             pooled = DetectionScore()
             for i in np.flatnonzero(sel):
                 score_image(pooled, res.pred[i], images[i].gt)
-            rows.append([k, f"[{lo:.2f}, {min(hi, 1.0):.2f}{']' if hi > 1 else ')'}",
-                         int(sel.sum()), float(sel.mean()), float((res.per_image_f1[sel] == 1)
-                                                                  .mean()), pooled.f1])
+            rows.append(
+                [
+                    k,
+                    f"[{lo:.2f}, {min(hi, 1.0):.2f}{']' if hi > 1 else ')'}",
+                    int(sel.sum()),
+                    float(sel.mean()),
+                    float((res.per_image_f1[sel] == 1).mean()),
+                    pooled.f1,
+                ]
+            )
     return rows
 
 
@@ -406,9 +476,17 @@ def cost_rows(res: PolicyResult, images: Sequence[ReplayImage]) -> list[list]:
     for k in np.unique(res.labels):
         sel = res.labels == k
         esc = np.array([d is Decision.ESCALATE for d in res.decision])[sel]
-        rows.append([int(k), int(sel.sum()), float(sel.mean()), float(esc.mean()),
-                     float(n_gt[sel].mean()), float((n_gt[sel] == 0).mean()),
-                     float(res.per_image_f1[sel].mean())])
+        rows.append(
+            [
+                int(k),
+                int(sel.sum()),
+                float(sel.mean()),
+                float(esc.mean()),
+                float(n_gt[sel].mean()),
+                float((n_gt[sel] == 0).mean()),
+                float(res.per_image_f1[sel].mean()),
+            ]
+        )
     return rows
 
 
@@ -430,23 +508,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--min", type=int, nargs="+", default=[2, 3], dest="mins")
     ap.add_argument("--max", type=int, default=7, dest="max_labels")
-    ap.add_argument("--accept", type=float, nargs="+",
-                    default=[0.6, 0.7, 0.75, 0.78, 0.8, 0.85, 0.9])
+    ap.add_argument(
+        "--accept", type=float, nargs="+", default=[0.6, 0.7, 0.75, 0.78, 0.8, 0.85, 0.9]
+    )
     ap.add_argument("--limit", type=int, default=None, help="first N expert-labelled images")
     ap.add_argument("--spammers", type=float, nargs="*", default=[0.0, 0.2])
     ap.add_argument("--sim-images", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--analysis", action="store_true",
-                    help="calibration, per-image cost and per-label-count schedules")
+    ap.add_argument(
+        "--analysis",
+        action="store_true",
+        help="calibration, per-image cost and per-label-count schedules",
+    )
     args = ap.parse_args(argv)
 
     print(f"# Adaptive redundancy benchmark ({machine_note()})")
     images = pedestrian_images(args.limit)
     n_boxes = sum(len(img.gt[0]) for img in images)
-    print(f"\nReal pedestrians: {len(images)} images with expert boxes ({n_boxes} boxes), "
-          f"workers in file order, max {args.max_labels} labels; consensus IoU 0.5, quorum 0.5; "
-          "F1 at IoU 0.5 (Hungarian). HEADLINE = F1 (consensus): escalated images scored as "
-          "the crowd's consensus; F1 (expert fix) replaces them by the expert boxes.")
+    print(
+        f"\nReal pedestrians: {len(images)} images with expert boxes ({n_boxes} boxes), "
+        f"workers in file order, max {args.max_labels} labels; consensus IoU 0.5, quorum 0.5; "
+        "F1 at IoU 0.5 (Hungarian). HEADLINE = F1 (consensus): escalated images scored as "
+        "the crowd's consensus; F1 (expert fix) replaces them by the expert boxes."
+    )
     fixed_res, adaptive = run_policies(images, args.mins, args.accept, args.max_labels)
     best = print_policies("Pedestrians: fixed vs adaptive (min, accept)", fixed_res, adaptive)
 
@@ -455,10 +539,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     for share in args.spammers:
         sim = simulated_images(args.sim_images, share, args.seed)
-        print(f"\nSimulated crowd: {len(sim)} synthetic images (3 classes, "
-              f"{sum(len(i.gt[0]) for i in sim)} boxes), 20-worker pool, {share:.0%} spammers, "
-              "7 workers per image in assignment order, seed "
-              f"{args.seed}; F1 per class at IoU 0.5.")
+        print(
+            f"\nSimulated crowd: {len(sim)} synthetic images (3 classes, "
+            f"{sum(len(i.gt[0]) for i in sim)} boxes), 20-worker pool, {share:.0%} spammers, "
+            "7 workers per image in assignment order, seed "
+            f"{args.seed}; F1 per class at IoU 0.5."
+        )
         f, a = run_policies(sim, args.mins, args.accept, args.max_labels)
         if args.analysis:
             a += proposal_runs(sim, args.max_labels)
@@ -468,33 +554,53 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _analysis(images, fixed_res, adaptive, best, args) -> None:
     ref = _ref(fixed_res)
-    print_table(["labels", "agreement bin", "images", "share", "images with F1 = 1",
-                 "pooled F1"],
-                calibration_rows(images, range(2, args.max_labels + 1),
-                                 [0.0, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95]),
-                "Calibration: k-label consensus quality by its agreement score")
-    print_table(["labels bought", "images", "share", "escalated", "expert boxes/img",
-                 "empty (no pedestrian)", "mean per-image F1"],
-                cost_rows(best, images), f"Where the labels go ({best.name})")
-    sched = [replay(images, min_labels=2, max_labels=args.max_labels, accept=s)
-             for s in schedules([0.8, 0.85, 0.9])]
+    print_table(
+        ["labels", "agreement bin", "images", "share", "images with F1 = 1", "pooled F1"],
+        calibration_rows(
+            images, range(2, args.max_labels + 1), [0.0, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95]
+        ),
+        "Calibration: k-label consensus quality by its agreement score",
+    )
+    print_table(
+        [
+            "labels bought",
+            "images",
+            "share",
+            "escalated",
+            "expert boxes/img",
+            "empty (no pedestrian)",
+            "mean per-image F1",
+        ],
+        cost_rows(best, images),
+        f"Where the labels go ({best.name})",
+    )
+    sched = [
+        replay(images, min_labels=2, max_labels=args.max_labels, accept=s)
+        for s in schedules([0.8, 0.85, 0.9])
+    ]
     proposal = proposal_runs(images, args.max_labels)
-    print_table(POLICY_HEADERS, policy_rows([*sched, *proposal], ref),
-                "Per-label-count accept schedules ({k+: accept} applies from k labels on; min 2) and the proposal")
-    print_frontier("All settings incl. schedules", [*fixed_res, *adaptive, *sched, *proposal],
-                   ref)
+    print_table(
+        POLICY_HEADERS,
+        policy_rows([*sched, *proposal], ref),
+        "Per-label-count accept schedules ({k+: accept} applies from k labels on; min 2) and the proposal",
+    )
+    print_frontier("All settings incl. schedules", [*fixed_res, *adaptive, *sched, *proposal], ref)
 
 
 def proposal_runs(images: Sequence[ReplayImage], max_labels: int) -> list[PolicyResult]:
     """The proposal for decision.py (see the README): a laxer threshold from the 4th label on,
     and no agreement credit for objects only one annotator drew."""
     return [
-        replay(images, min_labels=2, max_labels=max_labels, accept=s)
-        for s in PROPOSED_SCHEDULES
+        replay(images, min_labels=2, max_labels=max_labels, accept=s) for s in PROPOSED_SCHEDULES
     ] + [
-        replay(images, min_labels=2, max_labels=max_labels, accept=s,
-               agreement_fn=agreement_without_singletons,
-               name=f"{policy_name(2, s)} + no singleton credit")
+        replay(
+            images,
+            min_labels=2,
+            max_labels=max_labels,
+            accept=s,
+            agreement_fn=agreement_without_singletons,
+            name=f"{policy_name(2, s)} + no singleton credit",
+        )
         for s in (0.75, 0.8, *PROPOSED_SCHEDULES)
     ]
 
@@ -520,6 +626,7 @@ def agreement_without_singletons(result: ItemResult, worker_idx: np.ndarray) -> 
             np.add.at(tp, np.asarray(obj.workers, dtype=np.int64), obj.agreement)
     den = counts + len(accepted)
     return float(np.clip(np.where(den > 0, 2 * tp / np.maximum(den, 1), 1.0).mean(), 0, 1))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

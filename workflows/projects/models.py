@@ -329,14 +329,17 @@ class Item(models.Model):
             ),
         ]
         indexes = [
-            # The claim queue: open, non-gold items of a project, highest priority first, then
-            # the items nearest completion, so items finish rather than sit half-done.
+            # The claim queue: claimable items of a project (open, not gold, a slot free),
+            # highest priority first, then the items nearest completion, so items finish
+            # rather than sit half-done. A full item leaves the index: otherwise every item
+            # whose last slots are leased sits at the head of the queue (0 slots left) and
+            # every claim steps over all of them.
             models.Index(
                 F("project"),
                 F("priority").desc(),
                 F("labels_wanted") - F("slots_taken"),
                 F("id"),
-                condition=Q(state="open", is_gold=False),
+                condition=Q(state="open", is_gold=False, slots_taken__lt=F("labels_wanted")),
                 name="item_claim_queue",
             ),
             models.Index(
