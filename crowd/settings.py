@@ -278,6 +278,8 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-retry-due": {"task": "workflows.webhook_retry_due", "schedule": 60.0},
     # Approve submitted work past its project's auto_approve_seconds (replays pay nothing twice).
     "pay-auto-approve-due": {"task": "crowd.pay_auto_approve_due", "schedule": 300},
+    # Checkpoint busy ledger balances: a claim reads its budget's entries since the checkpoint.
+    "pay-balances-checkpoint": {"task": "crowd.pay_balances_checkpoint", "schedule": 60.0},
     # Automatic bonuses for the last complete UTC day or week; hourly, so that a budget top-up
     # pays the rest (idempotent by key).
     "bonus-rules-apply": {"task": "crowd.pay_bonus_rules_apply", "schedule": crontab(minute=15)},

@@ -10,10 +10,11 @@ refuses anybody: it only takes the fast road when the road is clear.
 1. One SELECT reads what eligibility needs: the project's settings, whether the worker is
    blocked, every requirement with the worker's grant of its type, the worker's claim count
    for the gold draw, and the project's budget and reserved ledger accounts, taking a
-   key-share lock on the budget account row.
+   key-share lock on both account rows (as every ledger writer does, see
+   :mod:`crowd.pay.ledger`).
 2. One statement picks the best open item the worker has not seen (``FOR UPDATE SKIP
    LOCKED``), takes a slot, inserts the assignment and the RESERVE ledger entry, and reads the
-   available budget, which gates the pick.
+   available budget (its checkpoint plus the entries since), which gates the pick.
 3. COMMIT.
 
 Budget (see :mod:`crowd.pay.budget` for the proof of the fast path): the balance is read by
@@ -62,15 +63,20 @@ SELECT p.status, p.deadline, p.gold_rate, p.reward_minor, p.lease_seconds,
       AND a.worker_id IS NULL FOR KEY SHARE),
   (SELECT a.id FROM pay_ledgeraccount a
     WHERE a.kind = 'project_reserved' AND a.project_id = p.id AND a.currency = p.currency
-      AND a.worker_id IS NULL)
+      AND a.worker_id IS NULL FOR KEY SHARE)
 FROM projects_project p WHERE p.id = %(project)s
 """
 
 _CLAIM = """
-WITH bal AS (
-  SELECT COALESCE(SUM(e.amount_minor) FILTER (WHERE e.debit_id = %(budget)s), 0)
+WITH cp AS (
+  SELECT upto_entry_id, balance_minor FROM pay_balancecheckpoint WHERE account_id = %(budget)s
+), bal AS (
+  SELECT COALESCE((SELECT balance_minor FROM cp), 0)
+       + COALESCE(SUM(e.amount_minor) FILTER (WHERE e.debit_id = %(budget)s), 0)
        - COALESCE(SUM(e.amount_minor) FILTER (WHERE e.credit_id = %(budget)s), 0) AS available
-    FROM pay_ledgerentry e WHERE e.debit_id = %(budget)s OR e.credit_id = %(budget)s
+    FROM pay_ledgerentry e
+   WHERE (e.debit_id = %(budget)s OR e.credit_id = %(budget)s)
+     AND e.id > COALESCE((SELECT upto_entry_id FROM cp), 0)
 ), picked AS (
   SELECT i.id FROM projects_item i
    WHERE i.project_id = %(project)s AND i.state = 'open' AND NOT i.is_gold

@@ -42,7 +42,7 @@ from crowd.assignment.models import Assignment, AssignmentStatus
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput, NothingForYou
 from workflows.projects.models import Project
 
-from .ledger import account_for, balance, ledger_post
+from .ledger import account_for, accounts_key_share, balance, ledger_post
 from .models import AccountKind, EntryKind, LedgerAccount, LedgerEntry
 
 logger = logging.getLogger(__name__)
@@ -248,6 +248,7 @@ def _reserve(*, assignment, reward: int, budget: LedgerAccount, reserved: Ledger
     trips): the key ``reserve:<id>`` of a new assignment cannot exist yet, and should it
     ever, the IntegrityError rolls the whole claim back, which the claim service retries.
     """
+    accounts_key_share(budget.pk, reserved.pk)
     return LedgerEntry.objects.create(
         idempotency_key=f"reserve:{assignment.pk}",
         kind=EntryKind.RESERVE,

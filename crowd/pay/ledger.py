@@ -5,14 +5,21 @@ its ``debit`` account, so the books always sum to zero. A posting carries a perm
 idempotency key that the database holds unique: posting the same key again returns the first
 entry (a retried request, a redelivered task, a double click), and posting a different
 movement under a used key is refused.
+
+A balance is the account's checkpoint (if any) plus the entries after it. Every writer of an
+entry takes a key-share lock on both its accounts *before* the entry draws its id
+(:func:`accounts_key_share`; the claim's SQL does the same), and a checkpoint is taken under
+the account's ``FOR UPDATE`` lock, which waits for those writers. So when a checkpoint is
+taken, every entry with an id is committed, and every later entry draws a larger id: the
+checkpoint is exact and nothing falls between it and the entries after it.
 """
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import Count, Max, Q, Sum
 
 from crowd.common.exceptions import Conflict, InvalidInput
 
-from .models import AccountKind, EntryKind, LedgerAccount, LedgerEntry
+from .models import AccountKind, BalanceCheckpoint, EntryKind, LedgerAccount, LedgerEntry
 
 
 def account_for(*, kind: str, currency: str, project=None, worker=None) -> LedgerAccount:
@@ -55,6 +62,7 @@ def ledger_post(
     }
     try:
         with transaction.atomic():
+            accounts_key_share(debit.pk, credit.pk)
             return LedgerEntry.objects.create(
                 idempotency_key=key, memo=memo, created_by=actor, **fields
             )
@@ -74,13 +82,66 @@ def ledger_post(
         return existing
 
 
-def balance(account: LedgerAccount) -> int:
-    """Debits minus credits, in minor units (positive = the account holds money)."""
-    totals = LedgerEntry.objects.filter(Q(debit=account) | Q(credit=account)).aggregate(
+def accounts_key_share(*account_ids: int) -> None:
+    """Key-share lock the accounts an entry is about to reference (see the module docstring).
+    Precondition: inside the transaction that writes the entry. PostgreSQL only: SQLite runs
+    one writer at a time, which gives the same guarantee."""
+    connection = connections[router.db_for_write(LedgerAccount)]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {LedgerAccount._meta.db_table} WHERE id = ANY(%s) "
+            "ORDER BY id FOR KEY SHARE",
+            [sorted(account_ids)],
+        )
+
+
+def _since_checkpoint(account: LedgerAccount) -> tuple[int, dict]:
+    """The account's checkpointed balance, and the totals of its entries after it."""
+    upto, base = BalanceCheckpoint.objects.filter(account=account).values_list(
+        "upto_entry_id", "balance_minor"
+    ).first() or (0, 0)
+    totals = LedgerEntry.objects.filter(
+        Q(debit=account) | Q(credit=account), pk__gt=upto
+    ).aggregate(
         debits=Sum("amount_minor", filter=Q(debit=account)),
         credits=Sum("amount_minor", filter=Q(credit=account)),
+        entries=Count("pk"),
+        last=Max("pk"),
     )
-    return (totals["debits"] or 0) - (totals["credits"] or 0)
+    return base + (totals["debits"] or 0) - (totals["credits"] or 0), totals
+
+
+def balance(account: LedgerAccount) -> int:
+    """Debits minus credits, in minor units (positive = the account holds money)."""
+    return _since_checkpoint(account)[0]
+
+
+def balance_checkpoint(account: LedgerAccount, *, min_entries: int = 1) -> bool:
+    """Checkpoint the account's balance if at least ``min_entries`` entries came after the last
+    checkpoint; returns whether it did. Precondition: the account's row is locked ``FOR
+    UPDATE`` in this transaction (see the module docstring)."""
+    total, since = _since_checkpoint(account)
+    if since["entries"] < max(1, min_entries):
+        return False
+    BalanceCheckpoint.objects.update_or_create(
+        account=account, defaults={"upto_entry_id": since["last"], "balance_minor": total}
+    )
+    return True
+
+
+def balances_checkpoint(*, min_entries: int = 1000) -> int:
+    """Checkpoint every project and system account with at least ``min_entries`` entries since
+    its checkpoint (workers' accounts grow slowly); returns how many. Each in its own short
+    transaction: the lock waits for the postings in flight and holds new ones for one read."""
+    busy = LedgerAccount.objects.filter(worker__isnull=True)
+    done = 0
+    for account in busy.iterator():
+        with transaction.atomic():
+            LedgerAccount.objects.select_for_update().filter(pk=account.pk).first()
+            done += balance_checkpoint(account, min_entries=min_entries)
+    return done
 
 
 def books_total() -> int:
@@ -88,4 +149,14 @@ def books_total() -> int:
     return sum(balance(a) for a in LedgerAccount.objects.all())
 
 
-__all__ = ["AccountKind", "EntryKind", "account_for", "balance", "books_total", "ledger_post"]
+__all__ = [
+    "AccountKind",
+    "EntryKind",
+    "account_for",
+    "accounts_key_share",
+    "balance",
+    "balance_checkpoint",
+    "balances_checkpoint",
+    "books_total",
+    "ledger_post",
+]

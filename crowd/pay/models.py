@@ -102,6 +102,16 @@ class LedgerEntry(models.Model):
 
     class Meta:
         verbose_name_plural = "ledger entries"
+        indexes = [
+            # A balance reads the entries after its account's checkpoint: a range per side,
+            # answered from the index alone.
+            models.Index(
+                fields=["debit", "id"], include=["amount_minor"], name="ledgerentry_debit_since"
+            ),
+            models.Index(
+                fields=["credit", "id"], include=["amount_minor"], name="ledgerentry_credit_since"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="ledgerentry_positive"),
             models.CheckConstraint(
@@ -114,6 +124,23 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount_minor} ({self.idempotency_key})"
+
+
+class BalanceCheckpoint(models.Model):
+    """An account's balance over its entries up to ``upto_entry_id``. A balance is the
+    checkpoint plus the entries after it, so reading one costs the entries since the last
+    checkpoint, not the account's whole history. Written only under the account's row lock;
+    see :func:`crowd.pay.ledger.balance_checkpoint` for why that makes it exact."""
+
+    account = models.OneToOneField(
+        LedgerAccount, on_delete=models.PROTECT, primary_key=True, related_name="checkpoint"
+    )
+    upto_entry_id = models.BigIntegerField()
+    balance_minor = models.BigIntegerField()
+    taken_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.balance_minor} up to entry {self.upto_entry_id}"
 
 
 # --- Bonuses and payouts -------------------------------------------------------------------

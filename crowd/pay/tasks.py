@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import review
+from . import ledger, review
 
 
 @shared_task(name="crowd.pay_auto_approve_due", acks_late=True)
@@ -15,3 +15,9 @@ def assignments_auto_approve_due_task() -> int:
 def assignments_auto_review_for_item_task(item_id: int) -> list[int]:
     """Review an item's answers by agreement with its trusted answer; idempotent."""
     return review.assignments_auto_review_for_item(item_id=item_id).changed
+
+
+@shared_task(name="crowd.pay_balances_checkpoint", acks_late=True)
+def balances_checkpoint_task() -> int:
+    """Checkpoint busy accounts' balances so that reading one stays cheap; safe to repeat."""
+    return ledger.balances_checkpoint()

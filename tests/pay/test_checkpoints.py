@@ -1,0 +1,143 @@
+"""Balance checkpoints: a balance is the checkpoint plus the entries after it, and equals the
+sum over the account's whole history, also while postings and checkpoints race."""
+
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+from django.db.models import Q, Sum
+
+from crowd.pay.ledger import (
+    account_for,
+    balance,
+    balance_checkpoint,
+    balances_checkpoint,
+    books_total,
+    ledger_post,
+)
+from crowd.pay.models import BalanceCheckpoint, LedgerAccount, LedgerEntry
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def history_sum(account) -> int:
+    """The balance the slow way: every entry of the account, no checkpoint."""
+    debits = LedgerEntry.objects.filter(debit=account).aggregate(s=Sum("amount_minor"))["s"]
+    credits = LedgerEntry.objects.filter(credit=account).aggregate(s=Sum("amount_minor"))["s"]
+    return (debits or 0) - (credits or 0)
+
+
+@pytest.fixture
+def accounts(alice):
+    project = factories.make_project(owner=alice)
+    budget = account_for(kind="project_budget", currency="USD", project=project)
+    funding = account_for(kind="funding", currency="USD")
+    return budget, funding
+
+
+def post(budget, funding, n: int, *, start: int = 0, amount: int = 3):
+    for i in range(start, start + n):
+        debit, credit = (budget, funding) if i % 3 else (funding, budget)
+        ledger_post(
+            key=f"test:{budget.pk}:{i}",
+            kind="fund",
+            debit=debit,
+            credit=credit,
+            amount_minor=amount + i % 5,
+        )
+
+
+def checkpoint(account, **kwargs) -> bool:
+    with transaction.atomic():
+        LedgerAccount.objects.select_for_update().filter(pk=account.pk).first()
+        return balance_checkpoint(account, **kwargs)
+
+
+def test_balance_after_a_checkpoint_counts_only_later_entries_yet_equals_the_history(accounts):
+    budget, funding = accounts
+    post(budget, funding, 12)
+    assert checkpoint(budget)
+    stored = BalanceCheckpoint.objects.get(account=budget)
+    assert (
+        stored.upto_entry_id
+        == LedgerEntry.objects.filter(Q(debit=budget) | Q(credit=budget)).latest("pk").pk
+    )
+    assert stored.balance_minor == history_sum(budget)
+    post(budget, funding, 7, start=12)
+    assert balance(budget) == history_sum(budget) != stored.balance_minor
+    assert checkpoint(budget)
+    assert balance(budget) == history_sum(budget)
+    assert books_total() == 0
+
+
+def test_a_checkpoint_waits_for_enough_new_entries(accounts):
+    budget, funding = accounts
+    post(budget, funding, 4)
+    assert not checkpoint(budget, min_entries=5)
+    assert not BalanceCheckpoint.objects.exists()
+    post(budget, funding, 1, start=4)
+    assert checkpoint(budget, min_entries=5)
+    assert not checkpoint(budget)  # nothing new since
+
+
+def test_the_periodic_checkpoint_skips_workers_and_quiet_accounts(accounts, wendy):
+    budget, funding = accounts
+    payable = account_for(kind="worker_payable", currency="USD", worker=wendy)
+    post(budget, funding, 6)
+    ledger_post(key="w", kind="reward", debit=payable, credit=budget, amount_minor=2)
+    assert balances_checkpoint(min_entries=6) == 2  # the budget and funding accounts
+    assert set(BalanceCheckpoint.objects.values_list("account", flat=True)) == {
+        budget.pk,
+        funding.pk,
+    }
+    assert balance(payable) == 2 and balance(budget) == history_sum(budget)
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_checkpoints_taken_while_others_post_lose_no_entry(accounts):
+    """Four threads post while one checkpoints in a loop: an entry that drew its id before a
+    checkpoint but committed after it would be missing from every later balance."""
+    budget, funding = accounts
+    options = connection.settings_dict["OPTIONS"]
+    saved = dict(options["pool"])
+    connection.close_pool()
+    options["pool"] = {**saved, "max_size": 10, "min_size": 1}
+    stop, errors = threading.Event(), []
+
+    def poster(n):
+        try:
+            post(budget, funding, 60, start=n * 1000)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def checkpointer():
+        try:
+            while not stop.is_set():
+                checkpoint(budget)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    try:
+        posters = [threading.Thread(target=poster, args=(n,)) for n in range(4)]
+        looper = threading.Thread(target=checkpointer)
+        looper.start()
+        for t in posters:
+            t.start()
+        for t in posters:
+            t.join(timeout=120)
+        stop.set()
+        looper.join(timeout=60)
+    finally:
+        connection.close_pool()
+        options["pool"] = saved
+    assert not errors, errors
+    assert LedgerEntry.objects.filter(Q(debit=budget) | Q(credit=budget)).count() == 240
+    assert BalanceCheckpoint.objects.filter(account=budget).exists()
+    assert balance(budget) == history_sum(budget)
+    assert books_total() == 0
