@@ -40,11 +40,13 @@ def _turns(items: list, *, cycle: bool):
     raise WorkersExhausted(f"all {len(items)} workers of this process claimed; seed more")
 
 
-def _run_loop(claim, submit, *, seconds: float, ready, go, results, idle=None) -> None:
+def _run_loop(claim, submit, loop: str, seconds: float, ready, go, results, idle=None) -> None:
     """Warm up with one claim (and submit, if the loop submits) to open the connection and
     fill caches, say ready, wait for the start signal, then loop for ``seconds``. ``claim``
-    returns an assignment id or a reason string (nothing for you); ``submit`` takes the id,
-    or is None for the claim-only loop."""
+    returns an assignment id or a reason string (nothing for you); ``submit`` takes the id
+    and runs only in the ``claim+submit`` loop."""
+    if loop != "claim+submit":
+        submit = None
     out = _result()
     warm = claim()
     if isinstance(warm, int) and submit is not None:
@@ -124,15 +126,7 @@ def service_client(
             connection.close()
             connection.close_pool()
 
-        _run_loop(
-            claim,
-            submit if loop == "claim+submit" else None,
-            seconds=seconds,
-            ready=ready,
-            go=go,
-            results=results,
-            idle=idle,
-        )
+        _run_loop(claim, submit, loop, seconds, ready, go, results, idle=idle)
     except BaseException:
         ready.put(False)
         results.put(_result(errors=[traceback.format_exc()]))
@@ -175,14 +169,7 @@ def http_client(
             if status not in (200, 201):
                 raise RuntimeError(f"submit HTTP {status}: {raw[:200]!r}")
 
-        _run_loop(
-            claim,
-            submit if loop == "claim+submit" else None,
-            seconds=seconds,
-            ready=ready,
-            go=go,
-            results=results,
-        )
+        _run_loop(claim, submit, loop, seconds, ready, go, results)
     except BaseException:
         ready.put(False)
         results.put(_result(errors=[traceback.format_exc()]))
