@@ -29,12 +29,17 @@ SUBMITTED_STATUSES = (
 class Assignment(models.Model):
     """One worker's lease on one item, and what became of it."""
 
+    # No single-column indexes on project and worker: (project, status) and the unique
+    # (worker, item) lead with them, and every claim writes each index of this table.
     project = models.ForeignKey(
-        "projects.Project", on_delete=models.PROTECT, related_name="assignments"
+        "projects.Project", on_delete=models.PROTECT, related_name="assignments", db_index=False
     )
     item = models.ForeignKey("projects.Item", on_delete=models.PROTECT, related_name="assignments")
     worker = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="assignments",
+        db_index=False,
     )
     status = models.CharField(
         max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.LEASED

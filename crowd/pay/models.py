@@ -84,8 +84,13 @@ class EntryKind(models.TextChoices):
 class LedgerEntry(models.Model):
     idempotency_key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
-    debit = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="debits")
-    credit = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="credits")
+    # Indexed by (debit, id) and (credit, id) in Meta, which serve every lookup by account.
+    debit = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="debits", db_index=False
+    )
+    credit = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="credits", db_index=False
+    )
     amount_minor = models.BigIntegerField()
     assignment = models.ForeignKey(
         "assignment.Assignment",
