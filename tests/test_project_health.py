@@ -1,4 +1,4 @@
-"""The checks CI relies on, run by the test command: lint clean, migrations in step."""
+"""The checks CI relies on, run by the test command: lint and format clean, migrations in step."""
 
 import subprocess
 import sys
@@ -9,9 +9,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_ruff_is_clean():
+@pytest.mark.parametrize("command", [["check", "."], ["format", "--check", "."]])
+def test_ruff_is_clean(command):
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "ruff", *command], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -182,23 +182,33 @@ def test_box_fast_path_agrees_with_the_item_path_and_keeps_ids():
     # Integer annotator ids (identity mapping) give the same boxes as the string ids.
     as_int = {
         **ds,
-        "images": [{**im, "annotator_ids": [int(w[1:]) for w in im["annotator_ids"]]}
-                   for im in ds["images"]],
-        "annotations": [{**a, "annotator_id": int(a["annotator_id"][1:])}
-                        for a in ds["annotations"]],
+        "images": [
+            {**im, "annotator_ids": [int(w[1:]) for w in im["annotator_ids"]]}
+            for im in ds["images"]
+        ],
+        "annotations": [
+            {**a, "annotator_id": int(a["annotator_id"][1:])} for a in ds["annotations"]
+        ],
     }
     again, _ = merge_coco(as_int, quality_rounds=0)
     assert [a["bbox"] for a in again["annotations"]] == [a["bbox"] for a in fast]
     # Annotations without an id are numbered by position.
-    no_ids = {**ds, "annotations": [{k: v for k, v in a.items() if k != "id"}
-                                    for a in ds["annotations"]]}
+    no_ids = {
+        **ds,
+        "annotations": [{k: v for k, v in a.items() if k != "id"} for a in ds["annotations"]],
+    }
     out, _ = merge_coco(no_ids, quality_rounds=0)
     first = out["annotations"][0]["source_annotation_ids"]
     assert first == [i - 1 for i in fast[0]["source_annotation_ids"]]
     bad = {**ds, "annotations": [*ds["annotations"], {"image_id": 1, "bbox": [0, 0, 1, 1]}]}
     with pytest.raises(ValueError, match="annotator_id"):
         merge_coco(bad)
-    bad = {**ds, "annotations": [*ds["annotations"],
-                                 {"image_id": 999, "bbox": [0, 0, 1, 1], "annotator_id": "w0"}]}
+    bad = {
+        **ds,
+        "annotations": [
+            *ds["annotations"],
+            {"image_id": 999, "bbox": [0, 0, 1, 1], "annotator_id": "w0"},
+        ],
+    }
     with pytest.raises(ValueError, match="unknown image"):
         merge_coco(bad)

@@ -71,9 +71,7 @@ def test_a_lone_box_earns_no_agreement():
     assert lone == pytest.approx(0.0)
 
 
-@pytest.mark.parametrize(
-    "labels, expected", [(2, 0.8), (3, 0.8), (4, 0.65), (7, 0.65), (1, 0.8)]
-)
+@pytest.mark.parametrize("labels, expected", [(2, 0.8), (3, 0.8), (4, 0.65), (7, 0.65), (1, 0.8)])
 def test_accept_schedule_relaxes_as_labels_accumulate(labels, expected):
     from workflows.consensus.decision import accept_threshold
 

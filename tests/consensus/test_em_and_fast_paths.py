@@ -120,11 +120,25 @@ def mixed_dataset():
     anns = []
     poly = [[20, 20, 80, 20, 80, 90, 20, 90]]
     for wk, d in ((1, 0), (2, 1), (3, -1)):
-        anns.append({"id": len(anns) + 1, "image_id": 1, "category_id": 1, "annotator_id": wk,
-                     "bbox": [20 + d, 20, 60, 70],
-                     "segmentation": [[v + d for v in poly[0]]]})
-        anns.append({"id": len(anns) + 1, "image_id": 1, "category_id": 1, "annotator_id": wk,
-                     "bbox": [120 + d, 110, 50, 60]})  # box-only object
+        anns.append(
+            {
+                "id": len(anns) + 1,
+                "image_id": 1,
+                "category_id": 1,
+                "annotator_id": wk,
+                "bbox": [20 + d, 20, 60, 70],
+                "segmentation": [[v + d for v in poly[0]]],
+            }
+        )
+        anns.append(
+            {
+                "id": len(anns) + 1,
+                "image_id": 1,
+                "category_id": 1,
+                "annotator_id": wk,
+                "bbox": [120 + d, 110, 50, 60],
+            }
+        )  # box-only object
     return {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "x"}]}
 
 

@@ -150,13 +150,19 @@ def worker_scores(
     out = []
     for worker in sorted(acc):
         n_items, n_obj, n_ref, tp, ious = acc[worker]
-        out.append(WorkerAgreement(
-            worker=worker, reference=reference, n_items=n_items, n_objects=n_obj,
-            n_reference=n_ref, true_positives=tp,
-            precision=tp / n_obj if n_obj else float("nan"),
-            recall=tp / n_ref if n_ref else float("nan"),
-            mean_iou=float(np.mean(ious)) if ious else float("nan"),
-        ))
+        out.append(
+            WorkerAgreement(
+                worker=worker,
+                reference=reference,
+                n_items=n_items,
+                n_objects=n_obj,
+                n_reference=n_ref,
+                true_positives=tp,
+                precision=tp / n_obj if n_obj else float("nan"),
+                recall=tp / n_ref if n_ref else float("nan"),
+                mean_iou=float(np.mean(ious)) if ious else float("nan"),
+            )
+        )
     return out
 
 

@@ -83,12 +83,16 @@ def merge_box_arrays(
         the fixed point. Clustering does not depend on weights, so it runs once.
     """
     labels = cluster_boxes_batch(
-        boxes, worker_idx, group, params.iou_threshold,
+        boxes,
+        worker_idx,
+        group,
+        params.iou_threshold,
         None if params.class_agnostic else category_idx,
     )
     lay = _Layout.build(labels)
-    members = [lay.order[a:a + k] for a, k in zip(lay.starts.tolist(), lay.sizes.tolist(),
-                                                    strict=True)]
+    members = [
+        lay.order[a : a + k] for a, k in zip(lay.starts.tolist(), lay.sizes.tolist(), strict=True)
+    ]
     cgroup = group[lay.first] if len(lay.first) else np.zeros(0, dtype=np.int64)
     ann_sizes = np.array([len(a) for a in annotators], dtype=np.int64)
     ann_all = np.concatenate(annotators) if len(annotators) else np.zeros(0, np.int64)
@@ -103,12 +107,23 @@ def merge_box_arrays(
         quality = WorkerQuality()
         ann_ids, ann_inv = np.unique(ann_all, return_inverse=True)
         for _ in range(rounds):
-            _estimate(boxes, worker_idx, labels, coord_w, result, quality,
-                      len(annotators), ann_item, ann_ids, ann_inv)
+            _estimate(
+                boxes,
+                worker_idx,
+                labels,
+                coord_w,
+                result,
+                quality,
+                len(annotators),
+                ann_item,
+                ann_ids,
+                ann_inv,
+            )
             coord_w = quality.lookup(worker_idx)
             vote_w = quality.lookup(worker_idx, vote=True)
-            ann_w = np.bincount(ann_item, quality.lookup(ann_all, vote=True),
-                                minlength=len(annotators))
+            ann_w = np.bincount(
+                ann_item, quality.lookup(ann_all, vote=True), minlength=len(annotators)
+            )
             result = _fuse(*ctx, coord_w, vote_w, ann_w)
             if quality.converged_:
                 break
@@ -141,9 +156,17 @@ class _Layout:
         lab_sorted = labels[order]
         keep = sizes[lab_sorted] > 1
         slot = (np.arange(len(order)) - starts[lab_sorted])[keep]
-        return cls(order, starts, sizes, order[starts] if len(sizes) else starts, multi,
-                   order[keep], index[lab_sorted[keep]], slot,
-                   int(sizes.max(initial=0)))
+        return cls(
+            order,
+            starts,
+            sizes,
+            order[starts] if len(sizes) else starts,
+            multi,
+            order[keep],
+            index[lab_sorted[keep]],
+            slot,
+            int(sizes.max(initial=0)),
+        )
 
     def pad(self, values: FloatArray, fill: float = 0.0) -> FloatArray:
         """``(c', s, ...)`` array of a row array over the multi-member clusters."""
@@ -166,8 +189,20 @@ def _lookup(weights: Mapping[int, float] | None, worker_idx: IntArray) -> FloatA
     return np.array([float(weights.get(int(w), 1.0)) for w in worker_idx.tolist()])
 
 
-def _fuse(boxes, worker_idx, category_idx, cgroup, members, lay: _Layout, params, labels,
-          padded, coord_w, vote_w, ann_w) -> BoxConsensus:
+def _fuse(
+    boxes,
+    worker_idx,
+    category_idx,
+    cgroup,
+    members,
+    lay: _Layout,
+    params,
+    labels,
+    padded,
+    coord_w,
+    vote_w,
+    ann_w,
+) -> BoxConsensus:
     """One consensus pass. ``padded`` is ``lay.pad_edges(boxes)``, computed once per batch;
     ``ann_w`` ``(g,)`` is each item's total annotator vote weight."""
     c = len(members)
@@ -190,15 +225,32 @@ def _fuse(boxes, worker_idx, category_idx, cgroup, members, lay: _Layout, params
     else:
         category = category_idx[lay.first] if c else np.zeros(0, np.int64)
     return BoxConsensus(
-        cluster_of_row=labels, members=members, group=cgroup, box=fused, uncertainty=spread,
-        category=np.asarray(category, dtype=np.int64), support=support,
-        support_fraction=np.minimum(frac, 1.0), agreement=agreement, accepted=accepted,
+        cluster_of_row=labels,
+        members=members,
+        group=cgroup,
+        box=fused,
+        uncertainty=spread,
+        category=np.asarray(category, dtype=np.int64),
+        support=support,
+        support_fraction=np.minimum(frac, 1.0),
+        agreement=agreement,
+        accepted=accepted,
         quality=None,
     )
 
 
-def _estimate(boxes, worker_idx, labels, coord_w, result: BoxConsensus,
-              quality: WorkerQuality, n_items, ann_item, ann_ids, ann_inv) -> WorkerQuality:
+def _estimate(
+    boxes,
+    worker_idx,
+    labels,
+    coord_w,
+    result: BoxConsensus,
+    quality: WorkerQuality,
+    n_items,
+    ann_item,
+    ann_ids,
+    ann_inv,
+) -> WorkerQuality:
     """Refit worker quality from members of accepted clusters with at least two members.
 
     Residuals are leave-one-out: a member's squared edge error to the fused box is scaled by
@@ -218,6 +270,11 @@ def _estimate(boxes, worker_idx, labels, coord_w, result: BoxConsensus,
     err[acc] = edge_sq_error(boxes[acc], result.box[labels[acc]]) * loo[acc] ** 2
     n_acc = np.bincount(result.group[result.accepted], minlength=n_items)
     per = n_acc[ann_item]
-    opp = dict(zip(ann_ids.tolist(), np.bincount(ann_inv, per, minlength=len(ann_ids)).tolist(),
-                   strict=True))
+    opp = dict(
+        zip(
+            ann_ids.tolist(),
+            np.bincount(ann_inv, per, minlength=len(ann_ids)).tolist(),
+            strict=True,
+        )
+    )
     return quality.fit(worker_idx, err, acc, opportunities=opp)

@@ -31,13 +31,21 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("input", type=Path, help="COCO JSON; annotations carry annotator_id")
     merge.add_argument("-o", "--output", type=Path, required=True, help="consensus COCO JSON")
     merge.add_argument("--iou", type=float, default=0.5, help="matching threshold (0.5)")
-    merge.add_argument("--quorum", type=_quorum, default=0.5,
-                       help="fraction of annotators (0.5) or, without a decimal point, a count")
+    merge.add_argument(
+        "--quorum",
+        type=_quorum,
+        default=0.5,
+        help="fraction of annotators (0.5) or, without a decimal point, a count",
+    )
     merge.add_argument("--method", choices=METHODS, default="auto")
     merge.add_argument("--class-agnostic", action="store_true")
     merge.add_argument("--weights", type=Path, help="JSON {annotator_id: weight}")
-    merge.add_argument("--quality-rounds", type=int, default=None,
-                       help="EM rounds of worker quality (default: 2 with >= 20 images)")
+    merge.add_argument(
+        "--quality-rounds",
+        type=int,
+        default=None,
+        help="EM rounds of worker quality (default: 2 with >= 20 images)",
+    )
     merge.add_argument("--report", type=Path, help="write the agreement report here")
     merge.add_argument("--no-progress", action="store_true")
     return parser
@@ -55,8 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = not args.no_progress and len(dataset.get("images", [])) >= PROGRESS_MIN_IMAGES
     try:
         result, report = merge_coco(
-            dataset, iou=args.iou, quorum=args.quorum, method=args.method,
-            class_agnostic=args.class_agnostic, weights=weights, progress=progress,
+            dataset,
+            iou=args.iou,
+            quorum=args.quorum,
+            method=args.method,
+            class_agnostic=args.class_agnostic,
+            weights=weights,
+            progress=progress,
             quality_rounds=args.quality_rounds,
         )
     except (ValueError, TypeError) as exc:
@@ -66,8 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report:
         args.report.write_text(json.dumps(report, indent=1))
     p = report["project"]
-    print(f"{p['n_images']} images, {p['n_annotations']} annotations -> "
-          f"{p['n_consensus']} consensus objects", file=sys.stderr)
+    print(
+        f"{p['n_images']} images, {p['n_annotations']} annotations -> "
+        f"{p['n_consensus']} consensus objects",
+        file=sys.stderr,
+    )
     return 0
 
 

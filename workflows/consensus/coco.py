@@ -105,16 +105,22 @@ def merge_coco(
         weights = {index[k]: float(v) for k, v in weights.items() if k in index}
     if kind is ShapeKind.BOX and params.label_method == "vote":
         arrays = _box_arrays(images, anns, index)
-        rounds = (2 if _enough_rows_for_quality(len(images), arrays[3], arrays[1]) else 0) \
-            if quality_rounds is None else quality_rounds
+        rounds = (
+            (2 if _enough_rows_for_quality(len(images), arrays[3], arrays[1]) else 0)
+            if quality_rounds is None
+            else quality_rounds
+        )
         res = merge_box_arrays(*arrays[:5], params, weights=weights, rounds=rounds)
         out_anns = _box_annotations(images, arrays[5], res)
         members, cgroup, accepted = res.members, res.group, res.accepted
         agreement, fused, quality = res.agreement, res.box, res.quality
         boxes, workers, cats, group, annotators = arrays[:5]
     else:
-        rounds = (2 if _enough_for_quality(images, anns) else 0) if quality_rounds is None \
+        rounds = (
+            (2 if _enough_for_quality(images, anns) else 0)
+            if quality_rounds is None
             else quality_rounds
+        )
         items = coco_to_items(images, anns, kind, wrap)
         results = merge_items(items, params, weights, rounds=rounds, progress=wrap)
         out_anns = [a for r, it in zip(results, items, strict=True) for a in fused_to_coco(r, it)]
@@ -134,10 +140,20 @@ def merge_coco(
         "annotations": out_anns,
     }
     report = build_report(
-        boxes=boxes, worker=workers, category=cats, group=group, annotators=annotators,
-        item_ids=[im["id"] for im in images], members=members, cluster_group=cgroup,
-        accepted=accepted, agreement=agreement, fused_box=fused, params=params.to_dict(),
-        kind=kind.value, quality=quality,
+        boxes=boxes,
+        worker=workers,
+        category=cats,
+        group=group,
+        annotators=annotators,
+        item_ids=[im["id"] for im in images],
+        members=members,
+        cluster_group=cgroup,
+        accepted=accepted,
+        agreement=agreement,
+        fused_box=fused,
+        params=params.to_dict(),
+        kind=kind.value,
+        quality=quality,
     )
     report["project"]["quality_rounds"] = rounds if weights is None else 0
     original = {v: k for k, v in index.items()}
@@ -156,8 +172,7 @@ def _enough_for_quality(images: list[dict], anns: list[dict]) -> bool:
     per_worker: dict[Any, int] = {}
     for _, w in pairs:
         per_worker[w] = per_worker.get(w, 0) + 1
-    return bool(per_worker) and float(np.median(list(per_worker.values()))) >= \
-        MIN_ITEMS_PER_WORKER
+    return bool(per_worker) and float(np.median(list(per_worker.values()))) >= MIN_ITEMS_PER_WORKER
 
 
 def _enough_rows_for_quality(n_images: int, group: np.ndarray, worker: np.ndarray) -> bool:
@@ -308,8 +323,9 @@ def _box_arrays(images: list[dict], anns: list[dict], index: dict[Any, int]):
         bad = next(a for a in anns if "annotator_id" not in a)
         raise ValueError(f"annotation {bad.get('id')} has no annotator_id") from None
     identity = all(k is v or k == v for k, v in index.items())
-    worker = np.fromiter(raw_worker if identity else map(index.__getitem__, raw_worker),
-                         np.int64, n)
+    worker = np.fromiter(
+        raw_worker if identity else map(index.__getitem__, raw_worker), np.int64, n
+    )
     pos = {im["id"]: g for g, im in enumerate(images)}
     raw_image = list(map(itemgetter("image_id"), anns))
     try:
@@ -349,8 +365,9 @@ def _box_annotations(images, ann_ids, res) -> list[dict]:
     Every field is computed for all accepted clusters at once and turned into Python lists
     with one ``tolist`` each; the only per-annotation work is building its dict.
     """
-    order = np.lexsort((np.arange(len(res.group)), -res.support_fraction * res.agreement,
-                        res.group))
+    order = np.lexsort(
+        (np.arange(len(res.group)), -res.support_fraction * res.agreement, res.group)
+    )
     sel = order[res.accepted[order]]
     if not len(sel):
         return []

@@ -59,9 +59,7 @@ def polygon_to_rle(polygon: Sequence[ArrayLike] | ArrayLike, height: int, width:
     return mask_utils.merge(rles) if len(rles) > 1 else rles[0]
 
 
-def polygons_to_rles(
-    polygons: Sequence[Sequence[ArrayLike]], height: int, width: int
-) -> list[Rle]:
+def polygons_to_rles(polygons: Sequence[Sequence[ArrayLike]], height: int, width: int) -> list[Rle]:
     """Rasterise many objects' polygons (each a list of parts); returns one RLE per object."""
     return [polygon_to_rle(p, height, width) for p in polygons]
 

@@ -121,7 +121,6 @@ def clusters_from_labels(labels: ArrayLike) -> list[IntArray]:
     return [np.asarray(g, dtype=np.int64) for g in np.split(order, splits)]
 
 
-
 def cluster_boxes_batch(
     boxes: ArrayLike,
     worker_idx: ArrayLike,
@@ -301,9 +300,11 @@ def _pair_iou(a: FloatArray, c: FloatArray) -> FloatArray:
     iw = np.minimum(a[..., 2], c[..., 2]) - np.maximum(a[..., 0], c[..., 0])
     ih = np.minimum(a[..., 3], c[..., 3]) - np.maximum(a[..., 1], c[..., 1])
     inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
-    union = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (c[..., 2] - c[..., 0]) * (
-        c[..., 3] - c[..., 1]
-    ) - inter
+    union = (
+        (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+        + (c[..., 2] - c[..., 0]) * (c[..., 3] - c[..., 1])
+        - inter
+    )
     return inter / np.maximum(union, 1e-12)
 
 

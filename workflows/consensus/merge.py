@@ -68,8 +68,9 @@ def merge_items(
     out: list[ItemResult | None] = [None] * len(items)
     box_pos = [i for i, it in enumerate(items) if it.kind is ShapeKind.BOX]
     if box_pos:
-        for pos, res in zip(box_pos, _merge_boxes(
-            [items[i] for i in box_pos], params, weights, rounds), strict=True):
+        for pos, res in zip(
+            box_pos, _merge_boxes([items[i] for i in box_pos], params, weights, rounds), strict=True
+        ):
             out[pos] = res
     other = [i for i, it in enumerate(items) if it.kind is not ShapeKind.BOX]
     if other:
@@ -107,13 +108,19 @@ def _merge_boxes(items, params, weights, rounds) -> list[ItemResult]:
     for c, m in enumerate(res.members):
         g = int(res.group[c])
         local = m - offset[g]
-        per_item[g].append(FusedObject(
-            box=res.box[c], category_idx=int(res.category[c]), members=local,
-            workers=items[g].worker_idx[local], support=int(res.support[c]),
-            support_fraction=float(res.support_fraction[c]),
-            agreement=float(res.agreement[c]), uncertainty=res.uncertainty[c],
-            accepted=bool(res.accepted[c]),
-        ))
+        per_item[g].append(
+            FusedObject(
+                box=res.box[c],
+                category_idx=int(res.category[c]),
+                members=local,
+                workers=items[g].worker_idx[local],
+                support=int(res.support[c]),
+                support_fraction=float(res.support_fraction[c]),
+                agreement=float(res.agreement[c]),
+                uncertainty=res.uncertainty[c],
+                accepted=bool(res.accepted[c]),
+            )
+        )
     return [_result(it, objs, params) for it, objs in zip(items, per_item, strict=True)]
 
 
@@ -126,7 +133,7 @@ def _similarity(item: ItemAnnotations, params: MergeParams) -> np.ndarray:
     if item.kind is ShapeKind.KEYPOINTS:
         sig = params.oks_sigmas
         k = item.keypoints.shape[1]
-        sigmas = np.asarray(sig) if sig else (COCO_PERSON_SIGMAS if k == 17 else np.full(k, .05))
+        sigmas = np.asarray(sig) if sig else (COCO_PERSON_SIGMAS if k == 17 else np.full(k, 0.05))
         area = box_area(item.boxes)
         return keypoint_oks(item.keypoints, item.keypoints, area, area, sigmas)
     return mask_iou(item.masks)
@@ -166,10 +173,16 @@ def _with_polygons(item: ItemAnnotations, res: ItemResult) -> ItemResult:
 
 
 def _fuse_item(item, clusters, params, weights) -> ItemResult:
-    wrow = np.array([weights.get(int(x), 1.0) for x in item.worker_idx.tolist()]) \
-        if weights is not None else np.ones(len(item))
-    total = sum(weights.get(int(x), 1.0) for x in item.annotators.tolist()) \
-        if weights is not None else float(len(item.annotators))
+    wrow = (
+        np.array([weights.get(int(x), 1.0) for x in item.worker_idx.tolist()])
+        if weights is not None
+        else np.ones(len(item))
+    )
+    total = (
+        sum(weights.get(int(x), 1.0) for x in item.annotators.tolist())
+        if weights is not None
+        else float(len(item.annotators))
+    )
     objs = []
     for m in clusters:
         support = len(m)
@@ -186,26 +199,43 @@ def _fuse_item(item, clusters, params, weights) -> ItemResult:
             box = box[0]
             sig = params.oks_sigmas
             k = kp.shape[0]
-            sigmas = np.asarray(sig) if sig else (COCO_PERSON_SIGMAS if k == 17 else np.full(k, .05))
+            sigmas = (
+                np.asarray(sig) if sig else (COCO_PERSON_SIGMAS if k == 17 else np.full(k, 0.05))
+            )
             area = box_area(box[None])
             sims = keypoint_oks(item.keypoints[m], kp[None], box_area(item.boxes[m]), area, sigmas)
         else:
             mask, _ = fuse_masks([item.masks[i] for i in m], wrow[m], params.mask_method)
             box = rle_to_box([mask])[0]
             sims = mask_iou([item.masks[i] for i in m], [mask])
-        objs.append(FusedObject(
-            box=box, category_idx=cat, members=m, workers=item.worker_idx[m],
-            support=support, support_fraction=frac, agreement=float(np.mean(sims)),
-            uncertainty=spread[0], accepted=bool(accepted), mask=mask, polygon=polygon,
-            keypoints=kp,
-        ))
-    if objs and item.kind is not ShapeKind.KEYPOINTS and _single_object(item) \
-            and not any(o.accepted for o in objs):
+        objs.append(
+            FusedObject(
+                box=box,
+                category_idx=cat,
+                members=m,
+                workers=item.worker_idx[m],
+                support=support,
+                support_fraction=frac,
+                agreement=float(np.mean(sims)),
+                uncertainty=spread[0],
+                accepted=bool(accepted),
+                mask=mask,
+                polygon=polygon,
+                keypoints=kp,
+            )
+        )
+    if (
+        objs
+        and item.kind is not ShapeKind.KEYPOINTS
+        and _single_object(item)
+        and not any(o.accepted for o in objs)
+    ):
         # One object drawn by everyone, but split so that no cluster has the quorum: keep the
         # best-supported cluster (then the most agreeing), flagged by its support fraction
         # below the quorum (``low_support`` in COCO output), rather than output nothing.
-        best = max(range(len(objs)), key=lambda i: (objs[i].support_fraction,
-                                                     objs[i].agreement, -i))
+        best = max(
+            range(len(objs)), key=lambda i: (objs[i].support_fraction, objs[i].agreement, -i)
+        )
         objs[best] = _replace(objs[best], accepted=True)
     return _result(item, objs, params)
 
@@ -230,8 +260,9 @@ def _estimate_shape_quality(items, results) -> WorkerQuality:
 
 def _dawid_skene_labels(items, results) -> list[ItemResult]:
     task, worker, label = [], [], []
-    for t, (it, res) in enumerate((it, o) for it, r in zip(items, results, strict=True)
-                                  for o in r.objects):
+    for t, (it, res) in enumerate(
+        (it, o) for it, r in zip(items, results, strict=True) for o in r.objects
+    ):
         task.extend([t] * len(res.members))
         worker.extend(it.worker_idx[res.members].tolist())
         label.extend(it.category_idx[res.members].tolist())

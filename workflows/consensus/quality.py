@@ -255,4 +255,3 @@ def edge_sq_error(boxes: FloatArray, reference: FloatArray) -> FloatArray:
     wh = np.maximum(reference[:, 2:] - reference[:, :2], 1.0)
     scale = np.concatenate([wh, wh], axis=1)
     return np.mean(((boxes - reference) / scale) ** 2, axis=1)
-

@@ -61,11 +61,11 @@ def build_report(
     all_ids, ainv = np.unique(np.concatenate([ann_all, wids]), return_inverse=True)
     opp = np.bincount(ainv[: len(ann_all)], n_cons[ann_item], minlength=len(all_ids))
     draw_all = np.zeros(len(all_ids), np.int64)
-    draw_all[ainv[len(ann_all):]] = drawn
+    draw_all[ainv[len(ann_all) :]] = drawn
     hit_all = np.zeros(len(all_ids), np.int64)
-    hit_all[ainv[len(ann_all):]] = hits
+    hit_all[ainv[len(ann_all) :]] = hits
     iou_all = np.zeros(len(all_ids))
-    iou_all[ainv[len(ann_all):]] = iou_sum
+    iou_all[ainv[len(ann_all) :]] = iou_sum
     weights = quality.weight_map() if quality is not None else {}
     workers = [
         {
@@ -75,7 +75,8 @@ def build_report(
             "recall": float(hit_all[i] / opp[i]) if opp[i] else None,
             # No object of this worker joined a consensus object: mean IoU 0 (None only for
             # a worker who drew nothing), so every worker can be ranked on it.
-            "mean_iou": float(iou_all[i] / hit_all[i]) if hit_all[i]
+            "mean_iou": float(iou_all[i] / hit_all[i])
+            if hit_all[i]
             else (0.0 if draw_all[i] else None),
             "weight": weights.get(int(w)),
         }
@@ -87,8 +88,11 @@ def build_report(
     mb = np.where(valid[..., None], boxes[np.maximum(slot, 0)], 0.0) if c else np.zeros((0, 0, 4))
     n_ann = np.fromiter(map(len, annotators), np.int64, n_items)
     pair_f1 = _pairwise_f1(worker, group, annotators, slot, sizes, accepted, n_ann)
-    agr_sum = np.bincount(cluster_group[accepted], agreement[accepted], minlength=n_items) \
-        if c else np.zeros(n_items)
+    agr_sum = (
+        np.bincount(cluster_group[accepted], agreement[accepted], minlength=n_items)
+        if c
+        else np.zeros(n_items)
+    )
     n_obj = np.bincount(group, minlength=n_items)
     n_cons_l = np.asarray(n_cons, np.int64).tolist()
     mean_agr = (agr_sum / np.maximum(n_cons, 1)).tolist()
@@ -102,7 +106,12 @@ def build_report(
             "mean_agreement": ma if nc else None,
         }
         for iid, na, no, nc, f, ma in zip(
-            item_ids, n_ann.tolist(), n_obj.tolist(), n_cons_l, pair_f1.tolist(), mean_agr,
+            item_ids,
+            n_ann.tolist(),
+            n_obj.tolist(),
+            n_cons_l,
+            pair_f1.tolist(),
+            mean_agr,
             strict=True,
         )
     ]

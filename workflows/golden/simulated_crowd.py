@@ -91,4 +91,3 @@ def crowd_work(
         if not progressed:
             break
     return run
-
