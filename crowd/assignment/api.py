@@ -15,7 +15,7 @@ from crowd.labeling.services import annotation_submit
 
 from . import services
 from .models import Assignment, Block
-from .selectors import assignment_list_visible_for, block_list_visible_for
+from .selectors import assignment_list_visible_for, block_list_visible_for, lease_with_task
 from .serializers import AssignmentSerializer, BlockSerializer, LeaseSerializer, SubmitSerializer
 
 
@@ -28,7 +28,7 @@ class AssignmentClaimNextApi(APIView):
     def post(self, request, project_id: int):
         result = services.assignment_claim_next(worker=request.user, project_id=project_id)
         return Response(
-            LeaseSerializer(result.assignment).data,
+            LeaseSerializer(lease_with_task(result.assignment)).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
@@ -73,7 +73,7 @@ class AssignmentViewSet(ScopedViewSet):
     def extend(self, request, pk=None):
         """Extend your lease by the project's lease length, up to its limit of extensions."""
         assignment = services.assignment_extend(worker=request.user, assignment_id=int(pk))
-        return Response(LeaseSerializer(assignment).data)
+        return Response(LeaseSerializer(lease_with_task(assignment)).data)
 
     @extend_schema(responses={(200, "image/*"): bytes})
     @action(detail=True, methods=["get"])
