@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 import psycopg
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 
 from crowd.qualifications.models import QualificationGrant
 from crowd.qualifications.selectors import comparator_holds, grant_is_held
@@ -134,7 +134,8 @@ def _fetch_one(connection, sql: str, params: dict):
     which suits them: every lookup is by key. (Behind PgBouncer in transaction mode, prepared
     statements need PgBouncer >= 1.21 with ``max_prepared_statements`` set.)
     """
-    with psycopg.Cursor(connection.connection) as cursor:
+    # Django's error wrapper: callers see django.db errors, as from any other query.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
         return cursor.fetchone()
 
@@ -230,7 +231,7 @@ def claim_regular_fast(*, worker, project_id: int, now: datetime) -> Assignment 
                 budget.note_available(budget_id, available - (reward if assignment_id else 0))
             if assignment_id is None:
                 return None
-    except psycopg.IntegrityError:
+    except IntegrityError:
         return None  # a live lease of this worker (or a second tab's): the general path
     assignment.pk, assignment.item_id = assignment_id, item_id
     assignment._state.adding, assignment._state.db = False, DEFAULT_DB_ALIAS
