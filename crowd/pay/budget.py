@@ -23,6 +23,10 @@ row while the budget is plentiful, so there are two paths:
 The budget account row is locked before any item row, in every path, so claims, releases,
 bonuses and approvals cannot deadlock on it. A reward of 0 needs no ledger work at all.
 
+On PostgreSQL the common claim takes a third road with the same bound, in SQL:
+:mod:`crowd.assignment.claim_sql` key-share-locks the budget account first, then reads the
+balance before its own reservation in the statement that inserts it.
+
 Which path to try first is a hint only (the decision that counts is the read inside the
 transaction): the balance a claim of this process read last, or a lock-free read when there is
 none yet. A stale hint costs at most one fast attempt rolled back (BudgetTight), or one claim
