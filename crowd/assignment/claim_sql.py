@@ -73,7 +73,8 @@ WITH cp AS (
 ), bal AS (
   SELECT COALESCE((SELECT balance_minor FROM cp), 0)
        + COALESCE(SUM(e.amount_minor) FILTER (WHERE e.debit_id = %(budget)s), 0)
-       - COALESCE(SUM(e.amount_minor) FILTER (WHERE e.credit_id = %(budget)s), 0) AS available
+       - COALESCE(SUM(e.amount_minor) FILTER (WHERE e.credit_id = %(budget)s), 0) AS available,
+         count(*) AS since
     FROM pay_ledgerentry e
    WHERE (e.debit_id = %(budget)s OR e.credit_id = %(budget)s)
      AND e.id > COALESCE((SELECT upto_entry_id FROM cp), 0)
@@ -96,7 +97,7 @@ WITH cp AS (
   INSERT INTO pay_ledgerentry ({entry_columns}, idempotency_key, assignment_id)
   SELECT {entry_values}, 'reserve:' || leased.id, leased.id FROM leased WHERE %(reward)s > 0
 )
-SELECT (SELECT id FROM leased), (SELECT item_id FROM leased), (SELECT available FROM bal)
+SELECT (SELECT id FROM leased), (SELECT item_id FROM leased), available, since FROM bal
 """
 
 
@@ -184,7 +185,7 @@ def _eligible(row, *, worker_id: int, project_id: int, now: datetime) -> bool:
 def claim_regular_fast(*, worker, project_id: int, now: datetime) -> Assignment | None:
     """Lease a regular item to an eligible worker in one transaction, or None: the general
     path decides (it may still lease, or say why not)."""
-    from crowd.pay import budget
+    from crowd.pay import budget, ledger
 
     connection = connections[DEFAULT_DB_ALIAS]
     try:
@@ -226,9 +227,12 @@ def claim_regular_fast(*, worker, project_id: int, now: datetime) -> Assignment 
                     connection=connection,
                 ),
             }
-            assignment_id, item_id, available = _fetch_one(connection, _claim_sql(), params)
+            assignment_id, item_id, available, since = _fetch_one(connection, _claim_sql(), params)
             if budget_id is not None:
                 budget.note_available(budget_id, available - (reward if assignment_id else 0))
+                if since >= ledger.CHECKPOINT_EVERY:
+                    # Keep the read above short between beat's checkpoints on a busy project.
+                    transaction.on_commit(lambda: ledger.account_checkpoint(budget_id), robust=True)
             if assignment_id is None:
                 return None
     except IntegrityError:

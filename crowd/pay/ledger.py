@@ -131,17 +131,24 @@ def balance_checkpoint(account: LedgerAccount, *, min_entries: int = 1) -> bool:
     return True
 
 
-def balances_checkpoint(*, min_entries: int = 1000) -> int:
-    """Checkpoint every project and system account with at least ``min_entries`` entries since
-    its checkpoint (workers' accounts grow slowly); returns how many. Each in its own short
-    transaction: the lock waits for the postings in flight and holds new ones for one read."""
-    busy = LedgerAccount.objects.filter(worker__isnull=True)
-    done = 0
-    for account in busy.iterator():
-        with transaction.atomic():
-            LedgerAccount.objects.select_for_update().filter(pk=account.pk).first()
-            done += balance_checkpoint(account, min_entries=min_entries)
-    return done
+CHECKPOINT_EVERY = 1000  # entries since the last checkpoint that make an account due one
+
+
+def account_checkpoint(account_id: int, *, min_entries: int | None = None) -> bool:
+    """Lock the account and checkpoint it if it is due (``min_entries``, by default
+    CHECKPOINT_EVERY), in a short transaction of its own: the lock waits for the postings in
+    flight and holds new ones back for one read."""
+    due = CHECKPOINT_EVERY if min_entries is None else min_entries
+    with transaction.atomic():
+        account = LedgerAccount.objects.select_for_update().filter(pk=account_id).first()
+        return account is not None and balance_checkpoint(account, min_entries=due)
+
+
+def balances_checkpoint(*, min_entries: int | None = None) -> int:
+    """Checkpoint every project and system account that is due (workers' accounts grow
+    slowly); returns how many."""
+    busy = LedgerAccount.objects.filter(worker__isnull=True).values_list("pk", flat=True)
+    return sum(account_checkpoint(pk, min_entries=min_entries) for pk in busy.iterator())
 
 
 def books_total() -> int:
@@ -153,6 +160,7 @@ __all__ = [
     "AccountKind",
     "EntryKind",
     "account_for",
+    "account_checkpoint",
     "accounts_key_share",
     "balance",
     "balance_checkpoint",

@@ -9,7 +9,7 @@ from crowd.assignment.models import Assignment
 from crowd.assignment.services import assignment_claim_next, block_create
 from crowd.pay.budget import budget_fund, budget_summary, note_available
 from crowd.pay.ledger import books_total
-from crowd.pay.models import EntryKind, LedgerAccount, LedgerEntry
+from crowd.pay.models import BalanceCheckpoint, EntryKind, LedgerAccount, LedgerEntry
 from crowd.qualifications.services import (
     qualification_grant,
     qualification_type_create,
@@ -127,3 +127,19 @@ def test_steps_aside_near_the_end_of_the_budget(alice, wendy):
 
 def test_nothing_open_steps_aside(paid, wendy):
     assert fast(wendy, paid) is None
+
+
+def test_a_busy_budget_is_checkpointed_after_the_claim_that_finds_it_due(
+    paid, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr("crowd.pay.ledger.CHECKPOINT_EVERY", 3)
+    budget = LedgerAccount.objects.get(project=paid, kind="project_budget")
+    for _ in range(4):
+        factories.make_item(project=paid)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(4):
+            assert fast(factories.make_user(), paid) is not None
+    checkpoint = BalanceCheckpoint.objects.get(account=budget)
+    last = LedgerEntry.objects.filter(credit=budget).latest("pk")
+    assert checkpoint.upto_entry_id == last.pk  # claims 3 and 4 found it due (>= 3 since)
+    assert checkpoint.balance_minor == budget_summary(project=paid).available_minor == 10_000 - 20
