@@ -101,13 +101,14 @@ SELECT (SELECT id FROM leased), (SELECT item_id FROM leased), available, since F
 """
 
 
-def _insertable(model, *, without: tuple[str, ...]):
+@cache
+def _insertable(model, *, without: tuple[str, ...]) -> tuple:
     """The model's columns to insert (not the key, not ``without``)."""
-    return [
+    return tuple(
         f
         for f in model._meta.local_concrete_fields
         if not f.primary_key and f.attname not in without
-    ]
+    )
 
 
 @cache
@@ -189,8 +190,7 @@ def claim_regular_fast(*, worker, project_id: int, now: datetime) -> Assignment 
 
     connection = connections[DEFAULT_DB_ALIAS]
     try:
-        with transaction.atomic():
-            connection.ensure_connection()
+        with transaction.atomic():  # opens the connection: _fetch_one uses it raw
             row = _fetch_one(connection, _ELIGIBILITY, {"worker": worker.pk, "project": project_id})
             if row is None or not _eligible(
                 row, worker_id=worker.pk, project_id=project_id, now=now

@@ -10,14 +10,14 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.db.models import Count
 
 from crowd.assignment.models import Assignment
 from crowd.assignment.services import assignment_claim_next
 from crowd.common.exceptions import NothingForYou
 from crowd.labeling.services import annotation_submit
-from tests import factories
+from tests import factories, pools
 from workflows.projects.models import Item
 
 pytestmark = [pytest.mark.requires_postgres, pytest.mark.django_db(transaction=True)]
@@ -29,14 +29,9 @@ REDUNDANCY = 3
 
 @pytest.fixture
 def wide_pool():
-    """One connection per client: reopen the pool large enough for every thread at once."""
-    options = connection.settings_dict["OPTIONS"]
-    saved = dict(options["pool"])
-    connection.close_pool()
-    options["pool"] = {**saved, "max_size": CLIENTS + 8, "min_size": 1}
-    yield
-    connection.close_pool()
-    options["pool"] = saved
+    """One connection per client, all at once."""
+    with pools.wide_pool(CLIENTS + 8):
+        yield
 
 
 def run_clients(targets):

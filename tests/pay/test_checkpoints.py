@@ -4,19 +4,19 @@ sum over the account's whole history, also while postings and checkpoints race."
 import threading
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connections
 from django.db.models import Q, Sum
 
 from crowd.pay.ledger import (
+    account_checkpoint,
     account_for,
     balance,
-    balance_checkpoint,
     balances_checkpoint,
     books_total,
     ledger_post,
 )
-from crowd.pay.models import BalanceCheckpoint, LedgerAccount, LedgerEntry
-from tests import factories
+from crowd.pay.models import BalanceCheckpoint, LedgerEntry
+from tests import factories, pools
 
 pytestmark = pytest.mark.django_db
 
@@ -48,10 +48,8 @@ def post(budget, funding, n: int, *, start: int = 0, amount: int = 3):
         )
 
 
-def checkpoint(account, **kwargs) -> bool:
-    with transaction.atomic():
-        LedgerAccount.objects.select_for_update().filter(pk=account.pk).first()
-        return balance_checkpoint(account, **kwargs)
+def checkpoint(account, min_entries: int = 1) -> bool:
+    return account_checkpoint(account.pk, min_entries=min_entries)
 
 
 def test_balance_after_a_checkpoint_counts_only_later_entries_yet_equals_the_history(accounts):
@@ -100,10 +98,6 @@ def test_checkpoints_taken_while_others_post_lose_no_entry(accounts):
     """Four threads post while one checkpoints in a loop: an entry that drew its id before a
     checkpoint but committed after it would be missing from every later balance."""
     budget, funding = accounts
-    options = connection.settings_dict["OPTIONS"]
-    saved = dict(options["pool"])
-    connection.close_pool()
-    options["pool"] = {**saved, "max_size": 10, "min_size": 1}
     stop, errors = threading.Event(), []
 
     def poster(n):
@@ -123,7 +117,7 @@ def test_checkpoints_taken_while_others_post_lose_no_entry(accounts):
         finally:
             connections.close_all()
 
-    try:
+    with pools.wide_pool(10):
         posters = [threading.Thread(target=poster, args=(n,)) for n in range(4)]
         looper = threading.Thread(target=checkpointer)
         looper.start()
@@ -133,9 +127,6 @@ def test_checkpoints_taken_while_others_post_lose_no_entry(accounts):
             t.join(timeout=120)
         stop.set()
         looper.join(timeout=60)
-    finally:
-        connection.close_pool()
-        options["pool"] = saved
     assert not errors, errors
     assert LedgerEntry.objects.filter(Q(debit=budget) | Q(credit=budget)).count() == 240
     assert BalanceCheckpoint.objects.filter(account=budget).exists()

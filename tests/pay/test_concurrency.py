@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
 from crowd.assignment.models import Assignment, AssignmentStatus
@@ -20,7 +20,7 @@ from crowd.labeling.services import annotation_submit
 from crowd.pay.ledger import balance, books_total
 from crowd.pay.models import AccountKind, EntryKind, LedgerAccount, LedgerEntry
 from crowd.pay.review import assignment_approve, assignments_auto_approve_due
-from tests import factories
+from tests import factories, pools
 from tests.pay.review_support import answer, available, claim, paid_project, reserved, submitted
 
 pytestmark = [pytest.mark.requires_postgres, pytest.mark.django_db(transaction=True)]
@@ -30,14 +30,9 @@ CLIENTS = 24
 
 @pytest.fixture
 def wide_pool():
-    """One connection per client: reopen the pool large enough for every thread at once."""
-    options = connection.settings_dict["OPTIONS"]
-    saved = dict(options["pool"])
-    connection.close_pool()
-    options["pool"] = {**saved, "max_size": CLIENTS + 8, "min_size": 1}
-    yield
-    connection.close_pool()
-    options["pool"] = saved
+    """One connection per client, all at once."""
+    with pools.wide_pool(CLIENTS + 8):
+        yield
 
 
 def run_clients(targets):
