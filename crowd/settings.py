@@ -73,6 +73,10 @@ def database_from_url(url: str) -> dict:
         # checkout. CONN_MAX_AGE must stay 0 with a pool.
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
+            # Django turns psycopg's prepared statements off (None). Its own cursors bind on the
+            # client and never prepare either way; the fast claim's raw cursors
+            # (crowd/assignment/claim_sql.py) ask for preparation, which needs this on.
+            "prepare_threshold": 5,
             **options,
             "pool": {
                 "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
