@@ -66,6 +66,38 @@ def comparator_holds(comparator: str, actual: int | None, *, value=None, values=
     }[comparator]()
 
 
+# The same semantics in SQL, for the fast claim's statement (crowd/assignment/claim_sql.py);
+# tests/qualifications/test_comparator_sql.py checks that the two agree on every comparator.
+_SQL_TESTS = {
+    Comparator.EXISTS: "true",
+    Comparator.LT: "{actual} < {value}",
+    Comparator.LTE: "{actual} <= {value}",
+    Comparator.GT: "{actual} > {value}",
+    Comparator.GTE: "{actual} >= {value}",
+    Comparator.EQ: "{actual} = {value}",
+    Comparator.NEQ: "{actual} <> {value}",
+    Comparator.IN: "{values} @> to_jsonb({actual})",
+    Comparator.NOT_IN: "NOT {values} @> to_jsonb({actual})",
+}
+
+
+def comparator_holds_sql(
+    *, comparator: str, held: str, actual: str, value: str, values: str
+) -> str:
+    """A PostgreSQL boolean expression of :func:`comparator_holds`, over SQL expressions: the
+    comparator's name, whether the grant is held, its value, the requirement's value and its
+    JSON list of values. Never NULL."""
+    tests = " ".join(
+        f"WHEN '{name}' THEN {test.format(actual=actual, value=value, values=values)}"
+        for name, test in _SQL_TESTS.items()
+    )
+    return (
+        f"(CASE WHEN {comparator} = '{Comparator.NOT_EXISTS}' THEN NOT {held}"
+        f" WHEN NOT {held} THEN false"
+        f" ELSE COALESCE(CASE {comparator} {tests} END, false) END)"
+    )
+
+
 def _why_not_held(grant: QualificationGrant | None) -> str:
     if grant is None:
         return "you do not hold it"

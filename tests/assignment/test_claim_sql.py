@@ -1,10 +1,14 @@
 """The PostgreSQL fast claim: it leases exactly what the general path would, and steps aside
 (returns None) in every case it does not handle, leaving the answer to the general path."""
 
+import random
+
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from crowd.assignment.claim_sql import claim_regular_fast
+from crowd.assignment.gold import GOLD_DRAW_SQL, gold_draw, gold_turn
 from crowd.assignment.models import Assignment
 from crowd.assignment.services import assignment_claim_next, block_create
 from crowd.pay.budget import budget_fund, budget_summary, note_available
@@ -143,3 +147,63 @@ def test_a_busy_budget_is_checkpointed_after_the_claim_that_finds_it_due(
     last = LedgerEntry.objects.filter(credit=budget).latest("pk")
     assert checkpoint.upto_entry_id == last.pk  # claims 3 and 4 found it due (>= 3 since)
     assert checkpoint.balance_minor == budget_summary(project=paid).available_minor == 10_000 - 20
+
+
+def test_both_statements_are_prepared_on_the_server(paid, wendy):
+    """Planning them cost more than running them: they must really be prepared (Django turns
+    psycopg's preparation off unless the settings turn it back on)."""
+    factories.make_item(project=paid)
+    assert fast(wendy, paid) is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("FOR KEY SHARE OF a" in sql for sql in prepared)
+    assert any("FOR UPDATE OF i SKIP LOCKED" in sql for sql in prepared)
+
+
+def test_the_sql_gold_draw_is_the_python_draw():
+    rng = random.Random(4)
+    cases = [
+        (rng.randrange(1, 10**6), rng.randrange(1, 10**4), rng.randrange(0, 500))
+        for _ in range(300)
+    ]
+    sql = GOLD_DRAW_SQL.format(worker="w", project="p", handed_out="n")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {sql} FROM unnest(%s::int[], %s::int[], %s::int[]) AS t(w, p, n)",
+            [list(c) for c in zip(*cases, strict=True)],
+        )
+        in_sql = [row[0] for row in cursor.fetchall()]
+    assert in_sql == [gold_draw(worker_id=w, project_id=p, handed_out=n) for w, p, n in cases]
+
+
+def test_a_gold_turn_steps_aside_exactly_when_the_general_path_would_hand_out_gold(alice):
+    project = factories.make_project(owner=alice, gold_rate=0.5)
+    workers = [factories.make_user() for _ in range(24)]
+    for _ in workers:
+        factories.make_item(project=project)
+    turns = [
+        gold_turn(worker_id=w.pk, project_id=project.pk, gold_rate=0.5, handed_out=0)
+        for w in workers
+    ]
+    assert 0 < sum(turns) < len(turns)  # both kinds of claim are tried
+    assert [fast(w, project) is None for w in workers] == turns
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_refused_claim_writes_nothing_and_leaves_the_connection_idle(
+    alice, wendy
+):
+    project = factories.make_project(owner=alice, reward_minor=5, budget_minor=10_000)
+    budget_fund(project=project)
+    budget_summary(project=project)  # creates the reserved account, as the first claim would
+    factories.make_item(project=project)
+    factories.make_item(project=project)
+    assert not connection.in_atomic_block
+    first = fast(wendy, project)
+    assert first is not None
+    assert fast(wendy, project) is None  # the live-lease constraint refuses the second insert
+    assert connection.connection.info.transaction_status == 0  # IDLE: nothing left open
+    assert list(Assignment.objects.values_list("pk", flat=True)) == [first.pk]
+    assert LedgerEntry.objects.filter(kind="reserve").count() == 1
+    assert budget_summary(project=project).reserved_minor == 5
