@@ -55,23 +55,23 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
         t2 = time.perf_counter()
         return claim_q, list(captured), (t1 - t0) * 1000, (t2 - t1) * 1000
 
-    # The PostgreSQL fast claim runs its statements on psycopg's own prepared-statement
-    # cursor, past Django's execute wrappers: time them at that seam too.
+    # The PostgreSQL fast claim sends its statements in one pipeline on psycopg's own
+    # prepared-statement cursors, past Django's execute wrappers: time that round trip.
     from crowd.assignment import claim_sql
 
-    fetch_one = claim_sql._fetch_one
-    prepared: list[tuple[str, dict]] = []
+    round_trip = claim_sql._claim_round_trip
+    prepared: list[dict] = []
 
-    def timed_fetch_one(conn, sql, params):
+    def timed_round_trip(conn, params):
         t0 = time.perf_counter()
         try:
-            return fetch_one(conn, sql, params)
+            return round_trip(conn, params)
         finally:
-            captured.append(((time.perf_counter() - t0) * 1000, sql))
-            prepared.append((sql, params))
+            captured.append(((time.perf_counter() - t0) * 1000, "pipeline: lock accounts + claim"))
+            prepared.append(params)
 
     report: dict = {}
-    claim_sql._fetch_one = timed_fetch_one
+    claim_sql._claim_round_trip = timed_round_trip
     try:
         with transaction.atomic(), connection.execute_wrapper(timed):
             pair()  # the first claim of a worker also auto-grants; time the steady state
@@ -80,14 +80,15 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
             report["claim_queries"] = [(ms, _shorten(sql)) for ms, sql in claim_q]
             report["submit_queries"] = [(ms, _shorten(sql)) for ms, sql in submit_q]
             locking = [sql for _, sql in claim_q if "SKIP LOCKED" in sql]
-            fast = [(sql, params) for sql, params in prepared if "SKIP LOCKED" in sql]
             # The plan of the next claim's pick (this claim's row is already taken).
-            if fast:
+            if prepared:
                 import psycopg
 
-                sql, params = fast[-1]
-                with psycopg.Cursor(connection.connection) as cursor:
-                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                sql, names = claim_sql._defaults()["claim"]
+                with psycopg.RawCursor(connection.connection) as cursor:
+                    cursor.execute(
+                        "EXPLAIN (ANALYZE, BUFFERS) " + sql, [prepared[-1][n] for n in names]
+                    )
                     report["plan"] = [row[0] for row in cursor.fetchall()]
             elif locking:
                 with connection.cursor() as cursor:
@@ -97,7 +98,7 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
     except _Rollback:
         pass
     finally:
-        claim_sql._fetch_one = fetch_one
+        claim_sql._claim_round_trip = round_trip
     return report
 
 
