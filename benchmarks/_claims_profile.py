@@ -84,7 +84,7 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
             if prepared:
                 import psycopg
 
-                sql, names = claim_sql._defaults()["claim"]
+                sql, names = claim_sql._statements()["claim"]
                 with psycopg.RawCursor(connection.connection) as cursor:
                     cursor.execute(
                         "EXPLAIN (ANALYZE, BUFFERS) " + sql, [prepared[-1][n] for n in names]

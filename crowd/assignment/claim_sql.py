@@ -38,6 +38,7 @@ from datetime import datetime
 from functools import cache
 
 import psycopg
+import psycopg.sql
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 
 from crowd.qualifications.selectors import comparator_holds_sql
@@ -148,27 +149,29 @@ def _entry_model():
 
 
 @cache
-def _defaults() -> dict:
-    """The model-default columns of the two inserted rows: their SQL and their parameters,
-    prepared once per process (hence only constant defaults, which the check below keeps)."""
+def _statements() -> dict:
+    """Both statements, built once per process: the claim's inserts write every column the
+    claim does not set with its model default, as a literal (hence only constant defaults,
+    which the check below keeps)."""
     connection = connections[DEFAULT_DB_ALIAS]
     templates = {"assignment": Assignment(), "entry": _entry_model()(kind="reserve")}
-    parts, params = {}, {}
+    parts = {}
     for name, obj in templates.items():
         fields = [
             f
             for f in type(obj)._meta.local_concrete_fields
             if not f.primary_key and f.attname not in _CLAIM_SETS[name]
         ]
+        values = []
         for f in fields:
             if (f.has_default() and callable(f.default)) or getattr(f, "auto_now", False):
                 raise TypeError(f"{f} has a per-row default: the fast claim must set it")
-            params[f"{name}_{f.attname}"] = f.get_db_prep_save(f.pre_save(obj, True), connection)
+            value = f.get_db_prep_save(f.pre_save(obj, True), connection)
+            values.append(
+                f"CAST({psycopg.sql.Literal(value).as_string()} AS {f.db_type(connection)})"
+            )
         parts[f"{name}_columns"] = ", ".join(f'"{f.column}"' for f in fields)
-        # Typed: a bound NULL in a SELECT list would otherwise be text.
-        parts[f"{name}_values"] = ", ".join(
-            f"CAST(%({name}_{f.attname})s AS {f.db_type(connection)})" for f in fields
-        )
+        parts[f"{name}_values"] = ", ".join(values)
     requirement_holds = comparator_holds_sql(
         comparator="r.comparator", held=_HELD, actual="g.value", value="r.value", values="r.values"
     )
@@ -179,7 +182,7 @@ def _defaults() -> dict:
         " WHERE a.worker_id = %(worker)s AND a.project_id = p.id)",
     )
     sql = _CLAIM.format(requirement_holds=requirement_holds, gold_draw=gold_draw, **parts)
-    return {"claim": _numbered(sql), "lock": _numbered(_LOCK_ACCOUNTS), "params": params}
+    return {"claim": _numbered(sql), "lock": _numbered(_LOCK_ACCOUNTS)}
 
 
 def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
@@ -209,7 +212,7 @@ def _claim_round_trip(connection, params: dict) -> tuple:
     raw = connection.connection
     # Django's error wrapper: callers see django.db errors, as from any other query. Django's
     # cursors bind on the client, which cannot prepare; psycopg's own cursors can.
-    statements = _defaults()
+    statements = _statements()
     with (
         connection.wrap_database_errors,
         psycopg.RawCursor(raw) as lock,
@@ -227,9 +230,7 @@ def claim_regular_fast(*, worker, project_id: int, now: datetime) -> Assignment 
     from crowd.pay import budget, ledger
 
     connection = connections[DEFAULT_DB_ALIAS]
-    defaults = _defaults()
     params = {
-        **defaults["params"],
         "worker": worker.pk,
         "project": project_id,
         "now": now,

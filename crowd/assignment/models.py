@@ -49,8 +49,14 @@ class Assignment(models.Model):
     extensions = models.PositiveSmallIntegerField(default=0)
     submitted_at = models.DateTimeField(null=True, blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # Indexed in Meta where set: every claim inserts a row without one.
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     reject_reason = models.TextField(blank=True)
     gold_score = models.FloatField(
@@ -93,6 +99,11 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["status", "lease_expires_at"]),
             models.Index(fields=["project", "status"]),
+            models.Index(
+                fields=["reviewed_by"],
+                condition=Q(reviewed_by__isnull=False),
+                name="assignment_reviewed_by",
+            ),
         ]
 
     def __str__(self) -> str:

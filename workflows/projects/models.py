@@ -290,7 +290,11 @@ class Item(models.Model):
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="items")
+    # Indexed by the unique (dataset, content_hash) in Meta: every claim's update writes each
+    # index of this table, so none is kept twice.
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.CASCADE, related_name="items", db_index=False
+    )
     image = models.ImageField(upload_to="items/%Y/%m/")
     original_name = models.CharField(max_length=255, blank=True)
     width = models.PositiveIntegerField()
