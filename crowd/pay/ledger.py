@@ -6,16 +6,22 @@ idempotency key that the database holds unique: posting the same key again retur
 entry (a retried request, a redelivered task, a double click), and posting a different
 movement under a used key is refused.
 
-A balance is the account's checkpoint (if any) plus the entries after it. Every writer of an
-entry takes a key-share lock on both its accounts *before* the entry draws its id
-(:func:`accounts_key_share`; the claim's SQL does the same), and a checkpoint is taken under
-the account's ``FOR UPDATE`` lock, which waits for those writers. So when a checkpoint is
-taken, every entry with an id is committed, and every later entry draws a larger id: the
-checkpoint is exact and nothing falls between it and the entries after it.
+A balance is the account's checkpoint (if any) plus the entries after it. A checkpoint up to
+entry X must hold every entry with an id below X, also one whose transaction drew its id before
+X and has not committed yet. So every writer of an entry takes a key-share lock on both its
+accounts *before* the entry draws its id (:func:`accounts_key_share`; the claim's SQL does the
+same), which gives its transaction an id at once; and a checkpoint, having read X, waits until
+every transaction that was in progress at that moment has ended, then sums the entries up to X.
+Any entry below X was drawn by one of those (or had committed already): the sum is exact, and
+every later entry draws a larger id. The checkpoint takes no lock that a writer waits for: the
+claims go on while it waits.
 """
+
+import time
 
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
 
 from crowd.common.exceptions import Conflict, InvalidInput
 
@@ -97,14 +103,16 @@ def accounts_key_share(*account_ids: int) -> None:
         )
 
 
-def _since_checkpoint(account: LedgerAccount) -> tuple[int, dict]:
-    """The account's checkpointed balance, and the totals of its entries after it."""
-    upto, base = BalanceCheckpoint.objects.filter(account=account).values_list(
+def _since_checkpoint(account: LedgerAccount, *, upto: int | None = None) -> tuple[int, dict]:
+    """The account's checkpointed balance plus its entries after the checkpoint (up to entry
+    ``upto`` if given), and the totals of those entries."""
+    base_upto, base = BalanceCheckpoint.objects.filter(account=account).values_list(
         "upto_entry_id", "balance_minor"
     ).first() or (0, 0)
-    totals = LedgerEntry.objects.filter(
-        Q(debit=account) | Q(credit=account), pk__gt=upto
-    ).aggregate(
+    entries = LedgerEntry.objects.filter(Q(debit=account) | Q(credit=account), pk__gt=base_upto)
+    if upto is not None:
+        entries = entries.filter(pk__lte=upto)
+    totals = entries.aggregate(
         debits=Sum("amount_minor", filter=Q(debit=account)),
         credits=Sum("amount_minor", filter=Q(credit=account)),
         entries=Count("pk"),
@@ -118,30 +126,63 @@ def balance(account: LedgerAccount) -> int:
     return _since_checkpoint(account)[0]
 
 
-def balance_checkpoint(account: LedgerAccount, *, min_entries: int = 1) -> bool:
-    """Checkpoint the account's balance if at least ``min_entries`` entries came after the last
-    checkpoint; returns whether it did. Precondition: the account's row is locked ``FOR
-    UPDATE`` in this transaction (see the module docstring)."""
-    total, since = _since_checkpoint(account)
-    if since["entries"] < max(1, min_entries):
-        return False
-    BalanceCheckpoint.objects.update_or_create(
-        account=account, defaults={"upto_entry_id": since["last"], "balance_minor": total}
-    )
-    return True
-
-
 CHECKPOINT_EVERY = 1000  # entries since the last checkpoint that make an account due one
+CHECKPOINT_WAIT_SECONDS = 2.0  # for the transactions in flight; then it is left for next time
+
+
+def _in_flight_ended(connection, *, timeout: float) -> bool:
+    """Wait until every transaction in progress now (but this one) has ended; False if one
+    still runs after ``timeout`` seconds. PostgreSQL only."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_snapshot()::text")
+        (snapshot,) = cursor.fetchone()
+        while True:
+            cursor.execute(
+                "SELECT count(*) FROM pg_snapshot_xip(%s::pg_snapshot) AS x "
+                "WHERE pg_xact_status(x) = 'in progress'",
+                [snapshot],
+            )
+            if cursor.fetchone()[0] == 0:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
 
 
 def account_checkpoint(account_id: int, *, min_entries: int | None = None) -> bool:
-    """Lock the account and checkpoint it if it is due (``min_entries``, by default
-    CHECKPOINT_EVERY), in a short transaction of its own: the lock waits for the postings in
-    flight and holds new ones back for one read."""
-    due = CHECKPOINT_EVERY if min_entries is None else min_entries
-    with transaction.atomic():
-        account = LedgerAccount.objects.select_for_update().filter(pk=account_id).first()
-        return account is not None and balance_checkpoint(account, min_entries=due)
+    """Checkpoint the account if it is due (``min_entries`` entries since its last checkpoint,
+    by default CHECKPOINT_EVERY); returns whether it did. Blocks no writer: see the module
+    docstring. Run it outside a transaction (or in one that has not written entries)."""
+    due = max(1, CHECKPOINT_EVERY if min_entries is None else min_entries)
+    account = LedgerAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return False
+    _, since = _since_checkpoint(account)
+    last = since["last"]
+    if since["entries"] < due:
+        return False
+    connection = connections[router.db_for_write(BalanceCheckpoint)]
+    # SQLite runs one writer at a time: an entry not yet committed draws an id above ``last``.
+    if connection.vendor == "postgresql" and not _in_flight_ended(
+        connection, timeout=CHECKPOINT_WAIT_SECONDS
+    ):
+        return False
+    total, _ = _since_checkpoint(account, upto=last)
+    # Only forward: a concurrent checkpoint may have gone further (both are exact).
+    moved = BalanceCheckpoint.objects.filter(account=account, upto_entry_id__lt=last).update(
+        upto_entry_id=last, balance_minor=total, taken_at=timezone.now()
+    )
+    if moved:
+        return True
+    try:
+        with transaction.atomic():
+            BalanceCheckpoint.objects.create(
+                account=account, upto_entry_id=last, balance_minor=total
+            )
+    except IntegrityError:
+        return False  # another checkpoint got there first, as far or further
+    return True
 
 
 def balances_checkpoint(*, min_entries: int | None = None) -> int:
@@ -163,7 +204,6 @@ __all__ = [
     "account_checkpoint",
     "accounts_key_share",
     "balance",
-    "balance_checkpoint",
     "balances_checkpoint",
     "books_total",
     "ledger_post",

@@ -148,8 +148,8 @@ class LedgerEntry(models.Model):
 class BalanceCheckpoint(models.Model):
     """An account's balance over its entries up to ``upto_entry_id``. A balance is the
     checkpoint plus the entries after it, so reading one costs the entries since the last
-    checkpoint, not the account's whole history. Written only under the account's row lock;
-    see :func:`crowd.pay.ledger.balance_checkpoint` for why that makes it exact."""
+    checkpoint, not the account's whole history. Written only once every transaction that
+    could still hold an entry below ``upto_entry_id`` has ended; see :mod:`crowd.pay.ledger`."""
 
     account = models.OneToOneField(
         LedgerAccount, on_delete=models.PROTECT, primary_key=True, related_name="checkpoint"

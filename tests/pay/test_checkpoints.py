@@ -4,7 +4,7 @@ sum over the account's whole history, also while postings and checkpoints race."
 import threading
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Q, Sum
 
 from crowd.pay.ledger import (
@@ -132,3 +132,38 @@ def test_checkpoints_taken_while_others_post_lose_no_entry(accounts):
     assert BalanceCheckpoint.objects.filter(account=budget).exists()
     assert balance(budget) == history_sum(budget)
     assert books_total() == 0
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_checkpoint_waits_for_a_posting_in_flight_and_blocks_nobody(accounts, monkeypatch):
+    """An entry drawn before the last committed one, still uncommitted: the checkpoint must not
+    pass over it. It waits (and gives up after its bound), while other postings go on."""
+    budget, funding = accounts
+    monkeypatch.setattr("crowd.pay.ledger.CHECKPOINT_WAIT_SECONDS", 0.3)
+    posted, release, errors = threading.Event(), threading.Event(), []
+
+    def slow_poster():
+        try:
+            with transaction.atomic():
+                post(budget, funding, 1, start=500)  # draws its id first
+                posted.set()
+                release.wait(timeout=30)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    with pools.wide_pool(4):
+        slow = threading.Thread(target=slow_poster)
+        slow.start()
+        assert posted.wait(timeout=30)
+        post(budget, funding, 3)  # later ids, committed: they do not wait for the slow one
+        assert not checkpoint(budget)  # gave up: the slow posting is still in flight
+        assert not BalanceCheckpoint.objects.exists()
+        release.set()
+        slow.join(timeout=30)
+    assert not errors, errors
+    assert checkpoint(budget)
+    assert BalanceCheckpoint.objects.get(account=budget).balance_minor == history_sum(budget)
+    assert balance(budget) == history_sum(budget)
