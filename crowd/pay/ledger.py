@@ -155,14 +155,34 @@ def account_checkpoint(account_id: int, *, min_entries: int | None = None) -> bo
     by default CHECKPOINT_EVERY); returns whether it did. Blocks no writer: see the module
     docstring. Run it outside a transaction (or in one that has not written entries)."""
     due = max(1, CHECKPOINT_EVERY if min_entries is None else min_entries)
-    account = LedgerAccount.objects.filter(pk=account_id).first()
-    if account is None:
-        return False
+    connection = connections[router.db_for_write(BalanceCheckpoint)]
+    with transaction.atomic(using=connection.alias):
+        if connection.vendor == "postgresql" and not _first_checkpointer(connection, account_id):
+            return False  # another process is checkpointing this account right now
+        account = LedgerAccount.objects.filter(pk=account_id).first()
+        if account is None:
+            return False
+        return _checkpoint(connection, account, due=due)
+
+
+_CHECKPOINT_LOCK_SPACE = 0x51554F52  # "QUOR": the first key of the advisory lock below
+
+
+def _first_checkpointer(connection, account_id: int) -> bool:
+    """Whether this transaction is the only one checkpointing the account: the claims that
+    find it due together would otherwise all do the same work."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, %s)", [_CHECKPOINT_LOCK_SPACE, account_id]
+        )
+        return cursor.fetchone()[0]
+
+
+def _checkpoint(connection, account: LedgerAccount, *, due: int) -> bool:
     _, since = _since_checkpoint(account)
     last = since["last"]
     if since["entries"] < due:
         return False
-    connection = connections[router.db_for_write(BalanceCheckpoint)]
     # SQLite runs one writer at a time: an entry not yet committed draws an id above ``last``.
     if connection.vendor == "postgresql" and not _in_flight_ended(
         connection, timeout=CHECKPOINT_WAIT_SECONDS
@@ -176,12 +196,12 @@ def account_checkpoint(account_id: int, *, min_entries: int | None = None) -> bo
     if moved:
         return True
     try:
-        with transaction.atomic():
+        with transaction.atomic(using=connection.alias):
             BalanceCheckpoint.objects.create(
                 account=account, upto_entry_id=last, balance_minor=total
             )
     except IntegrityError:
-        return False  # another checkpoint got there first, as far or further
+        return False  # a checkpoint from before this one's lock got there first
     return True
 
 

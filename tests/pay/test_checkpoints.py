@@ -7,6 +7,7 @@ import pytest
 from django.db import connections, transaction
 from django.db.models import Q, Sum
 
+from crowd.pay import ledger
 from crowd.pay.ledger import (
     account_checkpoint,
     account_for,
@@ -167,3 +168,35 @@ def test_a_checkpoint_waits_for_a_posting_in_flight_and_blocks_nobody(accounts, 
     assert checkpoint(budget)
     assert BalanceCheckpoint.objects.get(account=budget).balance_minor == history_sum(budget)
     assert balance(budget) == history_sum(budget)
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_checkpointer_at_a_time_the_others_return_at_once(accounts):
+    budget, funding = accounts
+    post(budget, funding, 3)
+    holding, release, errors = threading.Event(), threading.Event(), []
+
+    def other_checkpointer():  # holds the account's checkpoint lock, as a slow one would
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)",
+                    [ledger._CHECKPOINT_LOCK_SPACE, budget.pk],
+                )
+                holding.set()
+                release.wait(timeout=30)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    with pools.wide_pool(4):
+        other = threading.Thread(target=other_checkpointer)
+        other.start()
+        assert holding.wait(timeout=30)
+        assert not checkpoint(budget)
+        release.set()
+        other.join(timeout=30)
+    assert not errors, errors
+    assert checkpoint(budget)
