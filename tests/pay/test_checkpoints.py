@@ -2,6 +2,7 @@
 sum over the account's whole history, also while postings and checkpoints race."""
 
 import threading
+from contextlib import contextmanager
 
 import pytest
 from django.db import connections, transaction
@@ -135,20 +136,17 @@ def test_checkpoints_taken_while_others_post_lose_no_entry(accounts):
     assert books_total() == 0
 
 
-@pytest.mark.requires_postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_checkpoint_waits_for_a_posting_in_flight_and_blocks_nobody(accounts, monkeypatch):
-    """An entry drawn before the last committed one, still uncommitted: the checkpoint must not
-    pass over it. It waits (and gives up after its bound), while other postings go on."""
-    budget, funding = accounts
-    monkeypatch.setattr("crowd.pay.ledger.CHECKPOINT_WAIT_SECONDS", 0.3)
-    posted, release, errors = threading.Event(), threading.Event(), []
+@contextmanager
+def open_in_another_transaction(work):
+    """Run ``work`` in a transaction of another thread and keep that transaction open (not
+    committed) for the length of the block; it commits after."""
+    ready, release, errors = threading.Event(), threading.Event(), []
 
-    def slow_poster():
+    def run():
         try:
             with transaction.atomic():
-                post(budget, funding, 1, start=500)  # draws its id first
-                posted.set()
+                work()
+                ready.set()
                 release.wait(timeout=30)
         except BaseException as exc:
             errors.append(exc)
@@ -156,15 +154,28 @@ def test_a_checkpoint_waits_for_a_posting_in_flight_and_blocks_nobody(accounts, 
             connections.close_all()
 
     with pools.wide_pool(4):
-        slow = threading.Thread(target=slow_poster)
-        slow.start()
-        assert posted.wait(timeout=30)
+        thread = threading.Thread(target=run)
+        thread.start()
+        try:
+            assert ready.wait(timeout=30), errors
+            yield
+        finally:
+            release.set()
+            thread.join(timeout=30)
+    assert not errors, errors
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_checkpoint_waits_for_a_posting_in_flight_and_blocks_nobody(accounts, monkeypatch):
+    """An entry drawn before the last committed one, still uncommitted: the checkpoint must not
+    pass over it. It waits (and gives up after its bound), while other postings go on."""
+    budget, funding = accounts
+    monkeypatch.setattr("crowd.pay.ledger.CHECKPOINT_WAIT_SECONDS", 0.3)
+    with open_in_another_transaction(lambda: post(budget, funding, 1, start=500)):
         post(budget, funding, 3)  # later ids, committed: they do not wait for the slow one
         assert not checkpoint(budget)  # gave up: the slow posting is still in flight
         assert not BalanceCheckpoint.objects.exists()
-        release.set()
-        slow.join(timeout=30)
-    assert not errors, errors
     assert checkpoint(budget)
     assert BalanceCheckpoint.objects.get(account=budget).balance_minor == history_sum(budget)
     assert balance(budget) == history_sum(budget)
@@ -175,28 +186,13 @@ def test_a_checkpoint_waits_for_a_posting_in_flight_and_blocks_nobody(accounts, 
 def test_one_checkpointer_at_a_time_the_others_return_at_once(accounts):
     budget, funding = accounts
     post(budget, funding, 3)
-    holding, release, errors = threading.Event(), threading.Event(), []
 
-    def other_checkpointer():  # holds the account's checkpoint lock, as a slow one would
-        try:
-            with transaction.atomic(), connections["default"].cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(%s, %s)",
-                    [ledger._CHECKPOINT_LOCK_SPACE, budget.pk],
-                )
-                holding.set()
-                release.wait(timeout=30)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def hold_the_checkpoint_lock():  # as a slow checkpointer does
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [ledger._CHECKPOINT_LOCK_SPACE, budget.pk]
+            )
 
-    with pools.wide_pool(4):
-        other = threading.Thread(target=other_checkpointer)
-        other.start()
-        assert holding.wait(timeout=30)
+    with open_in_another_transaction(hold_the_checkpoint_lock):
         assert not checkpoint(budget)
-        release.set()
-        other.join(timeout=30)
-    assert not errors, errors
     assert checkpoint(budget)
