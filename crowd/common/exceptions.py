@@ -9,7 +9,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -106,6 +106,15 @@ def api_exception_handler(exc, context):
         return Response(
             _body("conflict", "the request conflicts with existing data"),
             status=status.HTTP_409_CONFLICT,
+        )
+    elif isinstance(exc, OperationalError | InterfaceError):
+        # The database went away, restarted or gave up on a lock: the transaction rolled back
+        # whole, and Django drops the broken connection when the request ends. Retryable.
+        logger.warning("database unavailable at the API edge: %s", exc)
+        return Response(
+            _body("unavailable", "the database is unavailable right now; try again shortly"),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "1"},
         )
     response = exception_handler(exc, context)
     if response is None:

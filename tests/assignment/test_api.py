@@ -116,7 +116,7 @@ def test_manager_blocks_and_unblocks_a_worker(api, project, alice, wendy):
     )
     assert response.status_code == 201, response.content
     assert Assignment.objects.get().status == "returned"
-    refused = api(wendy).post(next_url(project))
+    refused = client.post(next_url(project))
     assert refused.status_code == 409 and refused.json()["error"]["details"]["reason"] == "blocked"
     lifted = api(alice).post(f"/api/v1/blocks/{response.json()['id']}/lift/")
     assert lifted.status_code == 200 and lifted.json()["lifted_at"]
@@ -161,3 +161,34 @@ def test_blocking_twice_is_a_conflict(api, project, alice, wendy):
     assert api(alice).post("/api/v1/blocks/", body, format="json").status_code == 201
     assert api(alice).post("/api/v1/blocks/", body, format="json").status_code == 409
     assert Block.objects.count() == 1
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_database_restart_mid_claim_is_a_clean_503_and_claims_resume(api, project, wendy):
+    """PERF-NOTES F4: the server ends this process's connection (as a restart does). The next
+    claim gets a retryable 503, nothing half written; after the request ends, the broken
+    connection is dropped and the next claim works."""
+    import psycopg
+    from django.db import close_old_connections, connection
+
+    factories.make_item(project=project)
+    client = api(wendy)
+    first = client.post(next_url(project))
+    assert first.status_code == 201, first.content
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    params = connection.get_connection_params()
+    with psycopg.connect(
+        host=params.get("host"), port=params.get("port"), user=params.get("user"),
+        dbname=params["dbname"], autocommit=True,
+    ) as admin:  # fmt: skip
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    refused = client.post(next_url(project))
+    assert refused.status_code == 503, refused.content
+    assert refused.json()["error"]["code"] == "unavailable" and refused["Retry-After"] == "1"
+    close_old_connections()  # what the end of every request does in a server
+    again = client.post(next_url(project))
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert Assignment.objects.filter(worker=wendy).count() == 1
