@@ -15,8 +15,14 @@ from crowd.labeling.services import annotation_submit
 
 from . import services
 from .models import Assignment, Block
-from .selectors import assignment_list_visible_for, block_list_visible_for, lease_with_task
-from .serializers import AssignmentSerializer, BlockSerializer, LeaseSerializer, SubmitSerializer
+from .selectors import assignment_list_visible_for, block_list_visible_for, lease_task
+from .serializers import (
+    AssignmentSerializer,
+    BlockSerializer,
+    LeaseSerializer,
+    SubmitSerializer,
+    lease_data,
+)
 
 
 class AssignmentClaimNextApi(APIView):
@@ -28,7 +34,7 @@ class AssignmentClaimNextApi(APIView):
     def post(self, request, project_id: int):
         result = services.assignment_claim_next(worker=request.user, project_id=project_id)
         return Response(
-            LeaseSerializer(lease_with_task(result.assignment)).data,
+            lease_data(result.assignment, lease_task(result.assignment)),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 

@@ -1,9 +1,14 @@
 """Who sees which assignments: a worker only their own; managers, reviewers and auditors
 those of the projects whose data they may read."""
 
+import json
+from dataclasses import dataclass
+
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from crowd.accounts.selectors import is_operator, project_list_readable_data_for
+from workflows.projects.models import Category, Item, LabelSchema, Project
 
 from .models import Assignment, Block
 
@@ -29,11 +34,49 @@ def block_list_visible_for(user) -> QuerySet[Block]:
     return Block.objects.filter(project__in=project_list_readable_data_for(user))
 
 
-def lease_with_task(assignment: Assignment) -> Assignment:
-    """The lease with what a worker needs to do it (item, project, schema and its classes), in
-    two queries rather than one lazy load per field of the response."""
-    return (
-        Assignment.objects.select_related("item", "project__label_schema")
-        .prefetch_related("project__label_schema__categories")
-        .get(pk=assignment.pk)
-    )
+@dataclass(frozen=True)
+class LeaseTask:
+    """What a worker needs besides the lease itself: the image's size and the label schema."""
+
+    width: int
+    height: int
+    kind: str
+    instructions: str
+    max_lease_extensions: int
+    categories: list[dict]
+
+
+def lease_task(assignment: Assignment) -> LeaseTask:
+    """The task of a lease in two plain queries (no ORM query building, no model instances:
+    they cost the claim endpoint more than the claim). Categories in the model's order."""
+    item, project = Item._meta.db_table, Project._meta.db_table
+    schema, category = LabelSchema._meta.db_table, Category._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT i.width, i.height, s.kind, p.instructions, p.max_lease_extensions, s.id "
+            f"FROM {item} i JOIN {project} p ON p.id = %s JOIN {schema} s ON s.id = p.label_schema_id "
+            f"WHERE i.id = %s",
+            [assignment.project_id, assignment.item_id],
+        )
+        width, height, kind, instructions, extensions, schema_id = cursor.fetchone()
+        cursor.execute(
+            f"SELECT id, name, color, keypoint_names, skeleton FROM {category} "
+            f"WHERE schema_id = %s ORDER BY position, id",
+            [schema_id],
+        )
+        categories = [
+            {
+                "id": pk,
+                "name": name,
+                "color": color,
+                "keypoint_names": _json(names),
+                "skeleton": _json(skeleton),
+            }
+            for pk, name, color, names, skeleton in cursor.fetchall()
+        ]
+    return LeaseTask(width, height, kind, instructions, extensions, categories)
+
+
+def _json(value):
+    """A JSON column read by a raw cursor: text (Django leaves decoding to the field)."""
+    return json.loads(value) if isinstance(value, str) else value

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from workflows.projects.serializers import CategorySerializer
 
 from .models import Assignment, Block
+from .selectors import LeaseTask
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
@@ -47,6 +48,31 @@ class LeaseSerializer(serializers.ModelSerializer):
 
     def get_extensions_left(self, obj) -> int:
         return max(0, obj.project.max_lease_extensions - obj.extensions)
+
+
+_WHEN = serializers.DateTimeField()
+
+
+def lease_data(assignment: Assignment, task: LeaseTask) -> dict:
+    """LeaseSerializer's output, built directly: the claim endpoint answers with it on every
+    claim, and the serializer (field copies, nested lookups) cost as much as the claim.
+    tests/assignment/test_api.py checks that the two agree."""
+    return {
+        "id": assignment.pk,
+        "project": assignment.project_id,
+        "item": assignment.item_id,
+        "status": assignment.status,
+        "leased_at": _WHEN.to_representation(assignment.leased_at),
+        "lease_expires_at": _WHEN.to_representation(assignment.lease_expires_at),
+        "extensions": assignment.extensions,
+        "extensions_left": max(0, task.max_lease_extensions - assignment.extensions),
+        "image_url": reverse("assignment-image", kwargs={"pk": assignment.pk}),
+        "width": task.width,
+        "height": task.height,
+        "kind": task.kind,
+        "categories": task.categories,
+        "instructions": task.instructions,
+    }
 
 
 class SubmitSerializer(serializers.Serializer):

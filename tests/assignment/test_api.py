@@ -1,8 +1,12 @@
 """The assignment endpoints: claim, submit, return, extend, image, and blocks."""
 
+import json
+
 import pytest
 
 from crowd.assignment.models import Assignment, Block
+from crowd.assignment.selectors import lease_task
+from crowd.assignment.serializers import LeaseSerializer, lease_data
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +32,26 @@ def test_claim_returns_a_lease_with_what_the_worker_needs(api, project, wendy):
     assert "gold" not in response.content.decode()
     again = api(wendy).post(next_url(project))
     assert again.status_code == 200 and again.json()["id"] == body["id"]
+
+
+@pytest.mark.parametrize("kind", ["bbox", "keypoints"])
+def test_the_claim_answers_exactly_what_the_lease_serializer_documents(api, alice, wendy, kind):
+    """The claim endpoint builds its answer directly (lease_data); the OpenAPI schema and the
+    extend endpoint use LeaseSerializer: the two must say the same, field for field."""
+    schema = factories.make_schema(owner=alice, kind=kind, names=("b", "a", "c"))
+    project = factories.make_project(
+        owner=alice, schema=schema, instructions="Box every *cat*.", max_lease_extensions=3
+    )
+    factories.make_item(project=project, width=320, height=200)
+    response = api(wendy).post(next_url(project))
+    assert response.status_code == 201, response.content
+    assignment = Assignment.objects.get(pk=response.json()["id"])
+    documented = json.loads(json.dumps(LeaseSerializer(assignment).data))
+    assert response.json() == documented
+    assert [c["name"] for c in documented["categories"]] == ["b", "a", "c"]
+    Assignment.objects.filter(pk=assignment.pk).update(extensions=1)
+    assignment.refresh_from_db()
+    assert lease_data(assignment, lease_task(assignment)) == LeaseSerializer(assignment).data
 
 
 def test_nothing_left_is_a_documented_409(api, project, wendy):
@@ -116,7 +140,7 @@ def test_manager_blocks_and_unblocks_a_worker(api, project, alice, wendy):
     )
     assert response.status_code == 201, response.content
     assert Assignment.objects.get().status == "returned"
-    refused = client.post(next_url(project))
+    refused = api(wendy).post(next_url(project))
     assert refused.status_code == 409 and refused.json()["error"]["details"]["reason"] == "blocked"
     lifted = api(alice).post(f"/api/v1/blocks/{response.json()['id']}/lift/")
     assert lifted.status_code == 200 and lifted.json()["lifted_at"]
