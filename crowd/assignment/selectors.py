@@ -54,9 +54,9 @@ def lease_task(assignment: Assignment) -> LeaseTask:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT i.width, i.height, s.kind, p.instructions, p.max_lease_extensions, s.id "
-            f"FROM {item} i JOIN {project} p ON p.id = %s JOIN {schema} s ON s.id = p.label_schema_id "
-            f"WHERE i.id = %s",
-            [assignment.project_id, assignment.item_id],
+            f"FROM {item} i JOIN {project} p ON p.id = i.project_id "
+            f"JOIN {schema} s ON s.id = p.label_schema_id WHERE i.id = %s",
+            [assignment.item_id],
         )
         width, height, kind, instructions, extensions, schema_id = cursor.fetchone()
         cursor.execute(

@@ -220,12 +220,8 @@ def _unledgered(project: Project) -> int:
 _last_seen_available: dict[int, int] = {}
 
 
-def available_hint(budget_id: int) -> int | None:
-    """The available balance of a budget account that a claim of this process read last."""
-    return _last_seen_available.get(budget_id)
-
-
 def note_available(budget_id: int, available: int) -> None:
+    """Record what a claim read (the fast SQL claim reads it too): the general path's hint."""
     _last_seen_available[budget_id] = available
 
 
