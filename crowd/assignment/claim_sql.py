@@ -53,7 +53,10 @@ SELECT a.id FROM pay_ledgeraccount a JOIN projects_project p ON p.id = %(project
  ORDER BY a.id FOR KEY SHARE OF a
 """
 
-_HELD = "(g.id IS NOT NULL AND g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > %(now)s))"
+_HELD = (
+    "(g.id IS NOT NULL AND g.revoked_at IS NULL"
+    " AND (g.expires_at IS NULL OR g.expires_at > %(now)s))"
+)
 
 _CLAIM = """
 WITH p AS (
@@ -68,7 +71,8 @@ WITH p AS (
      AND reserved.currency = p.currency AND reserved.worker_id IS NULL
    WHERE p.id = %(project)s AND p.status = 'active'
      AND (p.deadline IS NULL OR p.deadline > %(now)s)
-     AND NOT EXISTS (SELECT 1 FROM qualifications_qualificationtype t WHERE t.test_project_id = p.id)
+     AND NOT EXISTS (SELECT 1 FROM qualifications_qualificationtype t
+                      WHERE t.test_project_id = p.id)
      AND NOT EXISTS (SELECT 1 FROM assignment_block b
                       WHERE b.worker_id = %(worker)s AND b.lifted_at IS NULL
                         AND (b.project_id = p.id OR b.project_id IS NULL))

@@ -2,7 +2,9 @@
 
 import json
 
+import psycopg
 import pytest
+from django.db import close_old_connections, connection
 
 from crowd.assignment.models import Assignment, Block
 from crowd.assignment.selectors import lease_task
@@ -193,9 +195,6 @@ def test_a_database_restart_mid_claim_is_a_clean_503_and_claims_resume(api, proj
     """PERF-NOTES F4: the server ends this process's connection (as a restart does). The next
     claim gets a retryable 503, nothing half written; after the request ends, the broken
     connection is dropped and the next claim works."""
-    import psycopg
-    from django.db import close_old_connections, connection
-
     factories.make_item(project=project)
     client = api(wendy)
     first = client.post(next_url(project))

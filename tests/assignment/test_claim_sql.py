@@ -6,6 +6,7 @@ import random
 import pytest
 from django.db import connection
 from django.utils import timezone
+from psycopg.pq import TransactionStatus
 
 from crowd.assignment.claim_sql import claim_regular_fast
 from crowd.assignment.gold import GOLD_DRAW_SQL, gold_draw, gold_turn
@@ -203,7 +204,7 @@ def test_outside_a_transaction_a_refused_claim_writes_nothing_and_leaves_the_con
     first = fast(wendy, project)
     assert first is not None
     assert fast(wendy, project) is None  # the live-lease constraint refuses the second insert
-    assert connection.connection.info.transaction_status == 0  # IDLE: nothing left open
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
     assert list(Assignment.objects.values_list("pk", flat=True)) == [first.pk]
     assert LedgerEntry.objects.filter(kind="reserve").count() == 1
     assert budget_summary(project=project).reserved_minor == 5
