@@ -2,13 +2,13 @@
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from .authentication import TokenAuthentication
 from .serializers import MeSerializer, TokenRequestSerializer, TokenSerializer
 from .services import api_token_get_or_create
 
