@@ -18,8 +18,11 @@ from .models import User
 
 @cache
 def _lookup_sql() -> str:
+    # Named columns, not u.*: the statement is prepared per connection, and a prepared u.*
+    # fails once a migration adds a column to the user table.
+    columns = ", ".join(f'u."{f.column}"' for f in User._meta.concrete_fields)
     return (
-        f'SELECT u.* FROM "{Token._meta.db_table}" t'
+        f'SELECT {columns} FROM "{Token._meta.db_table}" t'
         f' JOIN "{User._meta.db_table}" u ON u."id" = t."user_id" WHERE t."key" = %s'
     )
 
