@@ -57,3 +57,17 @@ def test_an_inactive_users_token_is_refused(api, wendy):
     response = with_token(api, key).get("/api/v1/me/")
     assert response.status_code == 401
     assert response.json()["error"]["message"] == "User inactive or deleted."
+
+
+@pytest.mark.requires_postgres
+def test_the_lookup_is_prepared_on_the_server_once_repeated(wendy):
+    """Server-side binding (settings): a query a connection has run five times is planned
+    once. With Django's default, binding on the client, the token check is re-planned on every
+    request."""
+    key = factories.token_for(wendy)
+    for _ in range(6):
+        assert token_user(key)[0] == wendy
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any('FROM "authtoken_token"' in sql and "$1" in sql for sql in prepared)

@@ -208,17 +208,3 @@ def test_outside_a_transaction_a_refused_claim_writes_nothing_and_leaves_the_con
     assert list(Assignment.objects.values_list("pk", flat=True)) == [first.pk]
     assert LedgerEntry.objects.filter(kind="reserve").count() == 1
     assert budget_summary(project=project).reserved_minor == 5
-
-
-def test_the_token_check_django_repeats_is_prepared_too(wendy):
-    """Server-side binding: an ORM query a connection has run five times is planned once.
-    With Django's default (bound on the client) nothing but the claim would be prepared."""
-    from rest_framework.authtoken.models import Token
-
-    key = Token.objects.create(user=wendy).key
-    for _ in range(6):
-        assert Token.objects.select_related("user").get(key=key).user == wendy
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = [row[0] for row in cursor.fetchall()]
-    assert any('FROM "authtoken_token"' in sql and "$1" in sql for sql in prepared)
