@@ -55,8 +55,8 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
         t2 = time.perf_counter()
         return claim_q, list(captured), (t1 - t0) * 1000, (t2 - t1) * 1000
 
-    # The PostgreSQL fast claim sends its statements in one pipeline on psycopg's own
-    # prepared-statement cursors, past Django's execute wrappers: time that round trip.
+    # The PostgreSQL fast claim sends its statement on psycopg's own prepared-statement
+    # cursor, past Django's execute wrappers: time that round trip.
     from crowd.assignment import claim_sql
 
     round_trip = claim_sql._claim_round_trip
@@ -67,7 +67,7 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
         try:
             return round_trip(conn, params)
         finally:
-            captured.append(((time.perf_counter() - t0) * 1000, "pipeline: lock accounts + claim"))
+            captured.append(((time.perf_counter() - t0) * 1000, "fast claim statement"))
             prepared.append(params)
 
     report: dict = {}
@@ -84,7 +84,7 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
             if prepared:
                 import psycopg
 
-                sql, names = claim_sql._statements()["claim"]
+                sql, names = claim_sql._statement()
                 with psycopg.RawCursor(connection.connection) as cursor:
                     cursor.execute(
                         "EXPLAIN (ANALYZE, BUFFERS) " + sql, [prepared[-1][n] for n in names]

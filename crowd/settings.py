@@ -285,7 +285,10 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-retry-due": {"task": "workflows.webhook_retry_due", "schedule": 60.0},
     # Approve submitted work past its project's auto_approve_seconds (replays pay nothing twice).
     "pay-auto-approve-due": {"task": "crowd.pay_auto_approve_due", "schedule": 300},
-    # Checkpoint busy ledger balances: a claim reads its budget's entries since the checkpoint.
+    # Fund label slots ahead of the claims (crowd/pay/funding.py): a claim that finds no funded
+    # slot funds them too; this keeps new, raised or repriced items from waiting for that.
+    "pay-slots-fund": {"task": "crowd.pay_slots_fund", "schedule": 60.0},
+    # Checkpoint busy ledger balances: a balance read sums the entries since the checkpoint.
     "pay-balances-checkpoint": {"task": "crowd.pay_balances_checkpoint", "schedule": 60.0},
     # Automatic bonuses for the last complete UTC day or week; hourly, so that a budget top-up
     # pays the rest (idempotent by key).

@@ -2,7 +2,9 @@
 
 Counters move only here, with F() expressions, in the same transaction as the assignment
 row they count: ``Item.slots_taken`` is the number of live leases plus submitted labels of a
-regular item. Gold items are not counted: any number of workers may answer them.
+regular item, and a claim takes only a slot whose reward the budget already holds
+(``slots_taken < slots_funded``, :mod:`crowd.pay.funding`); a freed slot is unfunded with it.
+Gold items are not counted: any number of workers may answer them.
 
 Concurrency: the claim is one short transaction that locks the chosen item row with
 ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so concurrent claimers never wait on each other and
@@ -62,7 +64,8 @@ def block_active_for(*, worker, project: Project) -> Block | None:
 
 
 def _release_slots(item_ids: list[int]) -> None:
-    """Give back one slot per listed item (an id may repeat). Gold items hold no slots.
+    """Give back (and unfund: the caller releases its reward) one slot per listed item (an id
+    may repeat). Gold items hold no slots.
 
     Precondition: inside the transaction that moved those assignments out of LEASED.
     """
@@ -70,7 +73,9 @@ def _release_slots(item_ids: list[int]) -> None:
     for item_id in item_ids:
         counts[item_id] = counts.get(item_id, 0) + 1
     for item_id, n in sorted(counts.items()):  # a fixed lock order avoids deadlocks
-        Item.objects.filter(pk=item_id, is_gold=False).update(slots_taken=F("slots_taken") - n)
+        Item.objects.filter(pk=item_id, is_gold=False).update(
+            slots_taken=F("slots_taken") - n, slots_funded=F("slots_funded") - n
+        )
 
 
 def _release_budget(assignment_ids: list[int]) -> None:
@@ -159,13 +164,16 @@ def _live_lease(*, worker, project: Project, now: datetime) -> Assignment | None
     return None
 
 
-def _new_assignment(*, worker, project: Project, item_id: int, now: datetime) -> Assignment:
+def _new_assignment(
+    *, worker, project: Project, item_id: int, now: datetime, funded_minor: int | None = None
+) -> Assignment:
     return Assignment.objects.create(
         project=project,
         item_id=item_id,
         worker=worker,
         leased_at=now,
         lease_expires_at=now + timedelta(seconds=project.lease_seconds),
+        funded_minor=funded_minor,
     )
 
 
@@ -173,16 +181,17 @@ def _unseen_by(worker):
     return ~Exists(Assignment.objects.filter(item=OuterRef("pk"), worker=worker))
 
 
-def _take_slot(*, worker, project: Project) -> int | None:
-    """Pick the best open item the worker has not seen and take one of its slots, in one
-    statement; returns the item id, or None if there is none. Call inside a transaction.
+def _take_slot(*, worker, project: Project) -> tuple[int, int] | None:
+    """Pick the best open item the worker has not seen with a slot funded at the project's
+    reward and take that slot, in one statement; returns the item id and the slot's reward, or
+    None if there is none. Call inside a transaction.
 
     ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id`` saves
     the round trip between the pick and the take; the ORM cannot say UPDATE ... RETURNING, so
     the pick is built by the ORM (which adds the lock clause only where the backend has one:
     PostgreSQL; SQLite serialises writers instead) and wrapped here. SQLite >= 3.35 has
     RETURNING. The row stays locked until commit, so the check constraint
-    ``slots_taken <= labels_wanted`` cannot be crossed by a concurrent claimer.
+    ``slots_taken <= slots_funded`` cannot be crossed by a concurrent claimer.
     """
     pick = (
         Item.objects.select_for_update(skip_locked=True, of=("self",))
@@ -190,7 +199,8 @@ def _take_slot(*, worker, project: Project) -> int | None:
             project=project,
             state=ItemState.OPEN,
             is_gold=False,
-            slots_taken__lt=F("labels_wanted"),
+            slots_taken__lt=F("slots_funded"),
+            slot_reward_minor=project.reward_minor,
         )
         .filter(_unseen_by(worker))
         .order_by("-priority", F("labels_wanted") - F("slots_taken"), "id")
@@ -198,27 +208,59 @@ def _take_slot(*, worker, project: Project) -> int | None:
     )
     connection = connections[pick.db]
     pick_sql, params = pick.query.get_compiler(connection=connection).as_sql()
-    table, column = (connection.ops.quote_name(n) for n in (Item._meta.db_table, "slots_taken"))
+    table, column, price = (
+        connection.ops.quote_name(n)
+        for n in (Item._meta.db_table, "slots_taken", "slot_reward_minor")
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET {column} = {column} + 1 WHERE id = ({pick_sql}) RETURNING id",
+            f"UPDATE {table} SET {column} = {column} + 1 WHERE id = ({pick_sql})"
+            f" RETURNING id, {price}",
             params,
         )
         row = cursor.fetchone()
-    return row[0] if row else None
+    return tuple(row) if row else None
 
 
-# The _claim_* functions run inside the claim's one transaction, which budget_claim opens
-# (with the reservation of the reward) and which rolls back whole on any error; they open no
-# savepoint of their own, two round trips each that would buy nothing.
+# _claim_gold and _claim_test_item run inside the claim's one transaction, which budget_claim
+# opens (with the reservation of the reward) and which rolls back whole on any error; they
+# open no savepoint of their own, two round trips each that would buy nothing.
+
+
+def _lease_funded_slot(*, worker, project: Project, now: datetime) -> Assignment | None:
+    with transaction.atomic():
+        taken = _take_slot(worker=worker, project=project)
+        if taken is None:
+            return None
+        item_id, funded_minor = taken
+        return _new_assignment(
+            worker=worker, project=project, item_id=item_id, now=now, funded_minor=funded_minor
+        )
 
 
 def _claim_regular(*, worker, project: Project, now: datetime) -> Assignment | None:
-    """Lease a slot on the best open item the worker has not seen; None if there is none."""
-    item_id = _take_slot(worker=worker, project=project)
-    if item_id is None:
-        return None
-    return _new_assignment(worker=worker, project=project, item_id=item_id, now=now)
+    """Lease a funded slot on the best open item the worker has not seen. Finding none, fund
+    what the budget allows and look again; raise NothingForYou("budget_spent") when only
+    unfunded slots are left for the worker, return None when nothing is."""
+    from crowd.pay.funding import slots_fund, slots_funding_due  # pay builds on assignment
+
+    assignment = _lease_funded_slot(worker=worker, project=project, now=now)
+    if assignment is not None or not slots_funding_due(project):
+        return assignment
+    slots_fund(project=project)
+    project.refresh_from_db(fields=["reward_minor"])
+    assignment = _lease_funded_slot(worker=worker, project=project, now=now)
+    if assignment is not None:
+        return assignment
+    unfunded = Item.objects.filter(
+        project=project,
+        state=ItemState.OPEN,
+        is_gold=False,
+        slots_taken__lt=F("labels_wanted"),
+    ).filter(_unseen_by(worker))
+    if unfunded.exists():
+        raise NothingForYou("budget_spent", "the project's budget is spent")
+    return None
 
 
 def _claim_gold(*, worker, project: Project, now: datetime, among=None) -> Assignment | None:
@@ -250,15 +292,23 @@ def _claim_test_item(*, worker, project: Project, now: datetime) -> Assignment |
 
 
 def _claim_one(*, worker, project: Project, now: datetime) -> Assignment | None:
+    """Lease one item; gold and test items reserve their reward per lease (budget_claim)."""
+    from crowd.pay.budget import budget_claim  # pay builds on assignment, not the reverse
+
     if project.is_test:
-        return _claim_test_item(worker=worker, project=project, now=now)
+        return budget_claim(
+            project=project,
+            claim=lambda: _claim_test_item(worker=worker, project=project, now=now),
+        )
     if project.gold_rate > 0 and gold_turn(
         worker_id=worker.pk,
         project_id=project.pk,
         gold_rate=project.gold_rate,
         handed_out=Assignment.objects.filter(worker=worker, project=project).count(),
     ):
-        gold = _claim_gold(worker=worker, project=project, now=now)
+        gold = budget_claim(
+            project=project, claim=lambda: _claim_gold(worker=worker, project=project, now=now)
+        )
         if gold is not None:
             return gold
     return _claim_regular(worker=worker, project=project, now=now)
@@ -326,8 +376,6 @@ def assignment_claim_next(*, worker, project_id: int, now: datetime | None = Non
     if project is None:
         raise NotFound(f"no project {project_id}")
     _check_eligible(worker=worker, project=project, now=now)
-    from crowd.pay.budget import budget_claim  # pay builds on assignment, not the reverse
-
     # No look for a live lease first: most claims come from workers without one, so we try
     # the claim straight away. The unique constraint (worker, project) WHERE leased refuses
     # a second lease (an earlier claim's, or a second tab's that won the race; the insert
@@ -336,12 +384,8 @@ def assignment_claim_next(*, worker, project_id: int, now: datetime | None = Non
     # the claim tried again.
     for _ in range(CLAIM_ATTEMPTS):
         try:
-            # The reward is reserved in the claim's transaction; NothingForYou("budget_spent")
-            # when the budget cannot pay one more.
-            assignment = budget_claim(
-                project=project,
-                claim=lambda: _claim_one(worker=worker, project=project, now=now),
-            )
+            # NothingForYou("budget_spent") when the budget cannot pay one more.
+            assignment = _claim_one(worker=worker, project=project, now=now)
         except IntegrityError:
             lease = _live_lease(worker=worker, project=project, now=now)
             if lease is not None:

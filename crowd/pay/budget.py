@@ -1,12 +1,21 @@
-"""Project budgets in the ledger: funding, a reservation per lease, release, and the reward.
+"""Project budgets in the ledger: funding, reservations, release, and the reward.
 
-Money flows ``funding -> project_budget`` (FUND, up to ``Project.budget_minor``), then per lease
-``project_budget -> project_reserved`` (RESERVE, key ``reserve:<assignment>``), and either back
-(RELEASE, ``release:<assignment>``) when the lease expires, is returned or the work is rejected,
-or on to the worker (REWARD ``reward:<assignment>``) when the work is approved. So "available"
-is the balance of ``project_budget`` and no lease is handed out that the budget cannot pay.
+Money flows ``funding -> project_budget`` (FUND, up to ``Project.budget_minor``), then into
+``project_reserved`` (RESERVE) before any work is handed out, and either back (RELEASE) or on to
+the worker (REWARD ``reward:<assignment>``) when the work is approved. So "available" is the
+balance of ``project_budget`` and no lease is handed out that the budget cannot pay.
 
-Concurrency (PostgreSQL; see PERF-NOTES on hot rows). A claim must not serialise on a per-project
+Two kinds of reservation:
+
+* Regular items: their label slots are funded ahead of the claims
+  (:mod:`crowd.pay.funding`, one RESERVE per funding step), and a claim takes a funded slot,
+  recording its reward in ``Assignment.funded_minor``. Freeing the slot again releases that
+  reward (RELEASE ``release:<assignment>``).
+* Gold and qualification-test items, which any number of workers answer and so have no slots:
+  a RESERVE entry per lease (``reserve:<assignment>``), written by :func:`budget_claim` in the
+  claim's transaction, and released by the same key scheme.
+
+Concurrency (PostgreSQL) of :func:`budget_claim`. A claim must not serialise on a per-project
 row while the budget is plentiful, so there are two paths:
 
 * Fast path: the claim inserts its RESERVE entry, then reads the available balance, and keeps
@@ -18,14 +27,11 @@ row while the budget is plentiful, so there are two paths:
 * Locked path, when the balance is within C rewards of the end: the claim first locks the
   project's budget account row ``FOR UPDATE``. That waits for every open reservation (each
   holds a key-share lock on the row through its ledger entry's foreign key) and keeps new ones
-  out until commit, so the balance it reads is exact. Bonuses take the same lock.
+  out until commit, so the balance it reads is exact. Bonuses and slot funding take the same
+  lock.
 
 The budget account row is locked before any item row, in every path, so claims, releases,
 bonuses and approvals cannot deadlock on it. A reward of 0 needs no ledger work at all.
-
-On PostgreSQL the common claim takes a third road with the same bound, in SQL:
-:mod:`crowd.assignment.claim_sql` key-share-locks the budget account first, then reads the
-balance before its own reservation in the statement that inserts it.
 
 Which path to try first is a hint only (the decision that counts is the read inside the
 transaction): the balance a claim of this process read last, or a lock-free read when there is
@@ -46,6 +52,7 @@ from crowd.assignment.models import Assignment, AssignmentStatus
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput, NothingForYou
 from workflows.projects.models import Project
 
+from .funding import slots_fund, slots_unfund_untaken
 from .ledger import account_for, accounts_key_share, balance, ledger_post
 from .models import AccountKind, EntryKind, LedgerAccount, LedgerEntry
 
@@ -161,14 +168,16 @@ def can_manage_budget(user, project: Project) -> bool:
 def budget_set(*, project: Project, budget_minor, actor) -> BudgetSummary:
     """Set the project's authorised budget and fund (or unfund) the difference at once.
 
-    Lowering is refused below what is already reserved for live leases or spent.
+    Lowering is refused below what is already reserved for live leases or spent: label slots
+    funded but not taken are unfunded first, and funded again as far as the new budget goes.
     """
     if not can_manage_budget(actor, project):
         raise Forbidden("only the project's owner or an operator may set its budget")
     target = amount_parse(budget_minor)
     with transaction.atomic():
-        budget = _budget(project)
+        budget, reserved = _claim_accounts(project)
         _lock(budget)
+        slots_unfund_untaken(project, budget=budget, reserved=reserved)
         funded, _ = _funded(budget)
         available = balance(budget)
         committed = funded - available  # reserved for live leases, or spent
@@ -179,6 +188,7 @@ def budget_set(*, project: Project, budget_minor, actor) -> BudgetSummary:
             )
         Project.objects.filter(pk=project.pk).update(budget_minor=target)
         _fund_to(project.pk, budget, target=target, actor=actor)
+        slots_fund(project=project)
     logger.info("project %s budget set to %s by %s", project.pk, target, actor.pk)
     project.refresh_from_db(fields=["budget_minor"])
     return budget_summary(project=project)
@@ -203,16 +213,28 @@ def budget_summary(*, project: Project) -> BudgetSummary:
 # -- leases ----------------------------------------------------------------------------------
 
 
-def _unledgered(project: Project) -> int:
+def unledgered_cost(project: Project) -> int:
     """What live or approved work from before budgets were kept in the ledger (no RESERVE or
-    REWARD entry) will cost at today's reward: it counts against the budget on the locked path.
-    Zero for work handed out through :func:`budget_claim`."""
+    REWARD entry, no funded slot) will cost at today's reward: it counts against the budget
+    wherever the balance is read exactly. Zero for work handed out since."""
     live = [AssignmentStatus.LEASED, AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED]
     ledgered = LedgerEntry.objects.filter(
         kind__in=[EntryKind.RESERVE, EntryKind.REWARD], assignment_id=OuterRef("pk")
     )
-    n = Assignment.objects.filter(project=project, status__in=live).filter(~Exists(ledgered))
-    return n.count() * project.reward_minor
+    n = Assignment.objects.filter(project=project, status__in=live, funded_minor__isnull=True)
+    return n.filter(~Exists(ledgered)).count() * project.reward_minor
+
+
+def budget_accounts_locked(project: Project) -> tuple[LedgerAccount, LedgerAccount]:
+    """The project's budget and reserved accounts, the budget locked (see the module doc) and
+    funded up to the authorised ``budget_minor`` (the first time, or after it was raised on the
+    project row). Precondition: inside a transaction."""
+    budget, reserved = _claim_accounts(project)
+    _lock(budget)
+    target = Project.objects.filter(pk=project.pk).values_list("budget_minor", flat=True)[0]
+    if _funded(budget)[0] < target:
+        _fund_to(project.pk, budget, target=target)
+    return budget, reserved
 
 
 # Budget account id -> the available balance a claim of this process read last: the hint of
@@ -260,9 +282,10 @@ def _reserve(*, assignment, reward: int, budget: LedgerAccount, reserved: Ledger
 
 
 def budget_claim(*, project: Project, claim: Callable):
-    """Run ``claim()`` (which creates at most one assignment and returns it, or None) in one
-    transaction with the reservation of its reward; raise NothingForYou("budget_spent") when
-    the budget cannot pay one more. See the module docstring for the two paths.
+    """Run ``claim()`` (which creates at most one assignment of an item without slots, gold or
+    test, and returns it, or None) in one transaction with the reservation of its reward; raise
+    NothingForYou("budget_spent") when the budget cannot pay one more. See the module docstring
+    for the two paths.
 
     ``claim()`` always runs inside a transaction opened here (with a reward of 0 too), which
     rolls back whole if it raises: it need not open one of its own.
@@ -279,13 +302,10 @@ def budget_claim(*, project: Project, claim: Callable):
         try:
             with transaction.atomic():
                 if locked:
-                    _lock(budget)
-                    target = project.budget_minor
-                    if _funded(budget)[0] < target:
-                        _fund_to(project.pk, budget, target=target)  # first claim, or raised
+                    budget_accounts_locked(project)
                     available = balance(budget)
                     _last_seen_available[budget.pk] = available
-                    if available - _unledgered(project) < reward:
+                    if available - unledgered_cost(project) < reward:
                         raise NothingForYou("budget_spent", "the project's budget is spent")
                 assignment = claim()
                 if assignment is None:
@@ -303,33 +323,43 @@ def budget_claim(*, project: Project, claim: Callable):
 
 def budget_release(*, assignment_ids: list[int]) -> int:
     """Give the reservations of ended leases (expired, returned) or rejected work back to the
-    budget. Idempotent by key; an assignment without a reservation, or already paid, is skipped.
+    budget: a funded slot's reward, or a lease's RESERVE entry. Idempotent by key
+    (``release:<id>``); an assignment without a reservation, or already paid, is skipped.
 
     Precondition: inside the transaction that moved those assignments out of LEASED/SUBMITTED.
     """
     if not assignment_ids:
         return 0
-    paid = LedgerEntry.objects.filter(
-        kind=EntryKind.REWARD, assignment_id__in=assignment_ids
+    settled = LedgerEntry.objects.filter(
+        kind__in=[EntryKind.REWARD, EntryKind.RELEASE], assignment_id__in=assignment_ids
     ).values("assignment_id")
-    reservations = (
-        LedgerEntry.objects.filter(kind=EntryKind.RESERVE, assignment_id__in=assignment_ids)
-        .exclude(assignment_id__in=paid)
-        .select_related("debit", "credit", "assignment")
-        .order_by("assignment_id")
+    reservations = {
+        e.assignment_id: (e.credit, e.debit, e.amount_minor)
+        for e in LedgerEntry.objects.filter(
+            kind=EntryKind.RESERVE, assignment_id__in=assignment_ids
+        ).select_related("debit", "credit")
+    }
+    funded = (
+        Assignment.objects.filter(pk__in=assignment_ids, funded_minor__gt=0)
+        .exclude(pk__in=reservations)
+        .select_related("project")
     )
-    released = 0
-    for entry in reservations:
+    for a in funded:
+        budget, reserved = _claim_accounts(a.project)
+        reservations[a.pk] = (budget, reserved, a.funded_minor)
+    unsettled = set(reservations) - set(settled.values_list("assignment_id", flat=True))
+    assignments = Assignment.objects.in_bulk(sorted(unsettled))
+    for assignment_id in sorted(unsettled):
+        budget, reserved, amount = reservations[assignment_id]
         ledger_post(
-            key=f"release:{entry.assignment_id}",
+            key=f"release:{assignment_id}",
             kind=EntryKind.RELEASE,
-            debit=entry.credit,  # back to the budget it came from
-            credit=entry.debit,
-            amount_minor=entry.amount_minor,
-            assignment=entry.assignment,
+            debit=budget,  # back to the budget it came from
+            credit=reserved,
+            amount_minor=amount,
+            assignment=assignments[assignment_id],
         )
-        released += 1
-    return released
+    return len(unsettled)
 
 
 def budget_reward(*, assignment, actor=None) -> LedgerEntry | None:
@@ -352,13 +382,18 @@ def budget_reward(*, assignment, actor=None) -> LedgerEntry | None:
         )
     }
     reservation = entries.get(EntryKind.RESERVE)
-    amount = reservation.amount_minor if reservation else project.reward_minor
+    if reservation is not None:
+        amount, reserved = reservation.amount_minor, reservation.debit
+    elif assignment.funded_minor is not None:
+        amount, reserved = assignment.funded_minor, _reserved(project)
+    else:
+        amount, reserved = project.reward_minor, None
     if amount == 0:
         return None
     payable = _payable(project, assignment.worker)
     movement = {"key": key, "kind": EntryKind.REWARD, "debit": payable, "amount_minor": amount}
-    if reservation is not None and EntryKind.RELEASE not in entries:
-        return ledger_post(credit=reservation.debit, assignment=assignment, actor=actor, **movement)
+    if reserved is not None and EntryKind.RELEASE not in entries:
+        return ledger_post(credit=reserved, assignment=assignment, actor=actor, **movement)
     budget = _budget(project)
     _lock(budget)
     existing = LedgerEntry.objects.filter(idempotency_key=key).first()

@@ -74,7 +74,7 @@ class LedgerAccount(models.Model):
 
 class EntryKind(models.TextChoices):
     FUND = "fund", "Budget funded"
-    RESERVE = "reserve", "Reward reserved for a lease"
+    RESERVE = "reserve", "Reward reserved (for label slots or a lease)"
     RELEASE = "release", "Reservation released"
     REWARD = "reward", "Reward for approved work"
     BONUS = "bonus", "Bonus"

@@ -139,7 +139,9 @@ def _free_slot(item: Item) -> None:
     wants labels. A promoted (or escalated, rejected) item keeps its state and golden label."""
     if item.is_gold:
         return
-    Item.objects.filter(pk=item.pk, slots_taken__gt=0).update(slots_taken=F("slots_taken") - 1)
+    Item.objects.filter(pk=item.pk, slots_taken__gt=0).update(
+        slots_taken=F("slots_taken") - 1, slots_funded=F("slots_funded") - 1
+    )
     Item.objects.filter(pk=item.pk, state=ItemState.CONSENSUS).update(state=ItemState.OPEN)
 
 

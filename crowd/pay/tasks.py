@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import ledger, review
+from . import funding, ledger, review
 
 
 @shared_task(name="crowd.pay_auto_approve_due", acks_late=True)
@@ -21,3 +21,10 @@ def assignments_auto_review_for_item_task(item_id: int) -> list[int]:
 def balances_checkpoint_task() -> int:
     """Checkpoint busy accounts' balances so that reading one stays cheap; safe to repeat."""
     return ledger.balances_checkpoint()
+
+
+@shared_task(name="crowd.pay_slots_fund", acks_late=True)
+def slots_fund_task() -> int:
+    """Fund the label slots of items added or raised in redundancy, reprice them after a
+    reward change, unfund them on projects that are over; safe to repeat (under the lock)."""
+    return funding.slots_fund_all_due()

@@ -56,7 +56,9 @@ def test_full_items_are_not_handed_out(project, wendy):
     item = factories.make_item(project=project)
     for _ in range(item.labels_wanted):
         factories.make_assignment(item=item, worker=factories.make_user(), status="submitted")
-        type(item).objects.filter(pk=item.pk).update(slots_taken=item.slots_taken + 1)
+        type(item).objects.filter(pk=item.pk).update(
+            slots_taken=item.slots_taken + 1, slots_funded=item.slots_taken + 1
+        )
         item.refresh_from_db()
     assert refusal(wendy, project).reason == "nothing_left"
 
@@ -67,7 +69,7 @@ def test_higher_priority_then_nearer_completion_first(project, wendy):
     urgent = factories.make_item(project=project)
     type(urgent).objects.filter(pk=urgent.pk).update(priority=5)
     factories.make_assignment(item=nearly_done, worker=factories.make_user(), status="submitted")
-    type(nearly_done).objects.filter(pk=nearly_done.pk).update(slots_taken=1)
+    type(nearly_done).objects.filter(pk=nearly_done.pk).update(slots_taken=1, slots_funded=1)
     order = []
     for _ in range(3):
         result = claim(wendy, project)

@@ -77,9 +77,18 @@ def test_unknown_assignment_status_fails(item, wendy):
 
 def test_item_slots_never_exceed_labels_wanted(item):
     with pytest.raises(IntegrityError), transaction.atomic():
-        Item.objects.filter(pk=item.pk).update(slots_taken=F("labels_wanted") + 1)
+        Item.objects.filter(pk=item.pk).update(
+            slots_taken=F("labels_wanted") + 1, slots_funded=F("labels_wanted") + 1
+        )
     item.refresh_from_db()
     assert item.slots_taken == 0
+
+
+def test_only_funded_slots_are_taken(item):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Item.objects.filter(pk=item.pk).update(slots_taken=1)
+    item.refresh_from_db()
+    assert (item.slots_taken, item.slots_funded) == (0, 0)
 
 
 def test_gold_item_needs_answer_and_plain_item_has_none(item):

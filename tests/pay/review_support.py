@@ -1,15 +1,18 @@
 """Helpers for the review and budget tests, and a urlconf with the review routes as
 crowd/api_v1.py wires them (``pytest.mark.urls("tests.pay.review_support")``)."""
 
+from django.db.models import F, Sum
 from django.urls import include, path
 
+from crowd.assignment.models import Assignment, AssignmentStatus
 from crowd.assignment.services import assignment_claim_next
 from crowd.labeling.services import annotation_submit
 from crowd.pay import review_api
 from crowd.pay.ledger import account_for, balance
-from crowd.pay.models import AccountKind, LedgerEntry
+from crowd.pay.models import AccountKind, EntryKind, LedgerEntry
 from crowd.urls import urlpatterns as site
 from tests import factories
+from workflows.projects.models import Item
 
 api = [
     path("assignments/approve/", review_api.AssignmentApproveApi.as_view()),
@@ -69,3 +72,24 @@ def payable(worker) -> int:
 
 def entries(kind, assignment) -> int:
     return LedgerEntry.objects.filter(kind=kind, assignment=assignment).count()
+
+
+def held_for(project) -> int:
+    """What the project's reserve must hold, counted from the rows, not the ledger
+    (crowd/pay/funding.py): funded untaken slots, plus every live or submitted assignment's
+    reward (its funded slot's, or its own RESERVE entry's)."""
+    untaken = Item.objects.filter(project=project).aggregate(
+        s=Sum((F("slots_funded") - F("slots_taken")) * F("slot_reward_minor"))
+    )["s"]
+    pending = Assignment.objects.filter(
+        project=project, status__in=[AssignmentStatus.LEASED, AssignmentStatus.SUBMITTED]
+    )
+    funded = pending.aggregate(s=Sum("funded_minor"))["s"]
+    per_lease = LedgerEntry.objects.filter(
+        kind=EntryKind.RESERVE, assignment__in=pending.filter(funded_minor__isnull=True)
+    ).aggregate(s=Sum("amount_minor"))["s"]
+    return (untaken or 0) + (funded or 0) + (per_lease or 0)
+
+
+def assert_reserve_matches(project) -> None:
+    assert reserved(project) == held_for(project)

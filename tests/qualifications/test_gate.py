@@ -167,7 +167,7 @@ def test_the_revoke_action_revokes_the_projects_required_qualifications(
 def test_the_block_action_blocks_the_worker_and_ends_their_leases(alice, wendy, gold_answers):
     project = gated_project(alice, "block")
     item = factories.make_item(project=project)
-    type(item).objects.filter(pk=item.pk).update(slots_taken=1)
+    type(item).objects.filter(pk=item.pk).update(slots_taken=1, slots_funded=1)
     lease = factories.make_assignment(item=item, worker=wendy, status="leased")
     answers = gold_answers(project, [0.0] * 8)
     services.gold_result_record(assignment=answers[-1])

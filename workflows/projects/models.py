@@ -284,8 +284,11 @@ class ItemState(models.TextChoices):
 class Item(models.Model):
     """One image to annotate.
 
-    ``slots_taken`` counts submitted labels plus live leases and never exceeds ``labels_wanted``
-    (the database holds this); both move only through services with F() expressions.
+    ``slots_taken`` counts submitted labels plus live leases. ``slots_funded`` counts the slots
+    whose reward the project's budget holds for this item, each at ``slot_reward_minor``
+    (:mod:`crowd.pay.budget`): a claim takes only a funded slot at the project's current reward,
+    so ``slots_taken <= slots_funded <= labels_wanted`` (the database holds this). The counters
+    move only through services with F() expressions.
     Gold items carry their known answer; the answer never leaves the manager/auditor APIs.
     """
 
@@ -306,6 +309,10 @@ class Item(models.Model):
     state = models.CharField(max_length=16, choices=ItemState.choices, default=ItemState.OPEN)
     labels_wanted = models.PositiveSmallIntegerField(default=1)
     slots_taken = models.PositiveSmallIntegerField(default=0)
+    slots_funded = models.PositiveSmallIntegerField(default=0)
+    slot_reward_minor = models.PositiveIntegerField(
+        default=0, help_text="The reward each funded, untaken slot holds"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -317,7 +324,11 @@ class Item(models.Model):
                 condition=Q(width__gt=0, height__gt=0), name="item_size_positive"
             ),
             models.CheckConstraint(
-                condition=Q(slots_taken__lte=F("labels_wanted")), name="item_slots_within_wanted"
+                condition=Q(slots_taken__lte=F("slots_funded")), name="item_slots_taken_funded"
+            ),
+            models.CheckConstraint(
+                condition=Q(slots_funded__lte=F("labels_wanted")),
+                name="item_slots_funded_within_wanted",
             ),
             models.CheckConstraint(
                 condition=Q(is_gold=True, gold_answer__isnull=False)
@@ -333,7 +344,7 @@ class Item(models.Model):
             ),
         ]
         indexes = [
-            # The claim queue: claimable items of a project (open, not gold, a slot free),
+            # The claim queue: claimable items of a project (open, not gold, a funded slot free),
             # highest priority first, then the items nearest completion, so items finish
             # rather than sit half-done. A full item leaves the index: otherwise every item
             # whose last slots are leased sits at the head of the queue (0 slots left) and
@@ -343,7 +354,7 @@ class Item(models.Model):
                 F("priority").desc(),
                 F("labels_wanted") - F("slots_taken"),
                 F("id"),
-                condition=Q(state="open", is_gold=False, slots_taken__lt=F("labels_wanted")),
+                condition=Q(state="open", is_gold=False, slots_taken__lt=F("slots_funded")),
                 name="item_claim_queue",
             ),
             models.Index(
