@@ -101,10 +101,11 @@ def test_budget_endpoint_reads_and_sets(alice, bob, wendy, aldo, api):
     submitted(wendy, project)
     url = f"/api/v1/projects/{project.pk}/budget/"
     body = api(alice).get(url).json()
+    # Reserved: the submitted work's reward and the other two items' funded slots.
     assert body == {
         "authorised_minor": 100, "funded_minor": 100, "reserved_minor": 30, "spent_minor": 0,
         "available_minor": 70, "currency": "USD",
-    }  # fmt: skip  (reserved: the submitted work's reward and the other two items' slots)
+    }  # fmt: skip
     assert api(aldo).get(url).status_code == 200
     assert api(bob).get(url).status_code == 404
     assert api(wendy).get(url).status_code == 404
