@@ -11,6 +11,7 @@ from django.utils import timezone
 from crowd.assignment import services
 from crowd.assignment.claim_sql import claim_regular_fast
 from crowd.common.exceptions import NothingForYou
+from crowd.pay.funding import slots_fund
 from crowd.qualifications.models import QualificationGrant
 from crowd.qualifications.services import (
     qualification_grant,
@@ -112,6 +113,7 @@ def test_both_roads_agree(case, alice, wendy, monkeypatch):
     setup, expected = CASES[case]
     project = factories.make_project(owner=alice)
     factories.make_item(project=project)
+    slots_fund(project=project)  # the fast road takes funded slots only
     setup(alice, wendy, project)
     fast = _leases(
         lambda: claim_regular_fast(worker=wendy, project_id=project.pk, now=timezone.now())
