@@ -157,6 +157,7 @@ def seed(*, items: int, workers: int) -> Seeded:
     from crowd.accounts.services import user_create
     from crowd.assignment.models import Assignment, AssignmentStatus
     from crowd.labeling.models import Annotation
+    from crowd.pay.funding import slots_fund
     from crowd.qualifications.models import QualificationGrant
     from crowd.qualifications.services import qualification_type_create, requirement_create
     from workflows.projects.models import Item
@@ -212,6 +213,7 @@ def seed(*, items: int, workers: int) -> Seeded:
                     content_hash=_content_hash(n),
                     labels_wanted=LABELS_WANTED,
                     slots_taken=SEEDED_SLOTS,
+                    slots_funded=SEEDED_SLOTS,  # the history's slots, taken before budgets
                 )
                 for n in range(items)
             ],
@@ -245,6 +247,9 @@ def seed(*, items: int, workers: int) -> Seeded:
             ],
             batch_size=5000,
         )
+    # Fund every open slot before the runs, as beat does within a minute of an import: the
+    # claims then take funded slots, as almost every claim of a running project does.
+    slots_fund(project=project)
     analyze()
     keys = dict(Token.objects.filter(user__in=bench).values_list("user_id", "key"))
     return Seeded(project.pk, [w.pk for w in bench], [keys[w.pk] for w in bench], items)
@@ -294,14 +299,15 @@ def analyze() -> None:
 
 def reset(seeded: Seeded) -> None:
     """Put the project back as seeded, so every run starts from the same queue: drop what the
-    bench workers did and give the items back their seeded slot count."""
+    bench workers did and give the items back their seeded slot count. Their slots stay
+    funded: the claims wrote nothing to the ledger, so the reserve still holds them."""
     from django.db import connection, transaction
 
     item_t, assignment_t, annotation_t = _bench_tables()
     with transaction.atomic(), connection.cursor() as cursor:
         ids = list(seeded.worker_ids)
         cursor.execute(f'DELETE FROM "{annotation_t}" WHERE worker_id = ANY(%s)', [ids])
-        # The claims' budget reservations (RESERVE entries) reference the assignments.
+        # Entries that reference the bench's assignments (a release, should a run write one).
         cursor.execute(
             f'DELETE FROM "{_ledger_table()}" WHERE assignment_id IN '
             f'(SELECT id FROM "{assignment_t}" WHERE worker_id = ANY(%s))',

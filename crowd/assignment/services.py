@@ -8,7 +8,7 @@ Gold items are not counted: any number of workers may answer them.
 
 Concurrency: the claim is one short transaction that locks the chosen item row with
 ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so concurrent claimers never wait on each other and
-never pick the same slot; the check constraint ``slots_taken <= labels_wanted`` and the
+never pick the same slot; the check constraint ``slots_taken <= slots_funded`` and the
 unique constraints (worker, item) and (worker, project) WHERE leased are the last line. On
 SQLite the lock clause is ignored and writes are serialised, which is correct for one process.
 """
