@@ -38,6 +38,7 @@ from .models import Assignment, AssignmentStatus, Block
 logger = logging.getLogger(__name__)
 
 CLAIM_ATTEMPTS = 3
+FUNDING_ROUNDS = 2
 
 
 @dataclass(frozen=True)
@@ -241,26 +242,29 @@ def _lease_funded_slot(*, worker, project: Project, now: datetime) -> Assignment
 def _claim_regular(*, worker, project: Project, now: datetime) -> Assignment | None:
     """Lease a funded slot on the best open item the worker has not seen. Finding none, fund
     what the budget allows and look again; raise NothingForYou("budget_spent") when only
-    unfunded slots are left for the worker, return None when nothing is."""
-    from crowd.pay.funding import slots_fund, slots_funding_due  # pay builds on assignment
+    unfunded slots are left for the worker and the budget cannot pay one, return None when
+    nothing is."""
+    from crowd.pay.budget import budget_can_pay  # pay builds on assignment, not the reverse
+    from crowd.pay.funding import slots_fund, slots_funding_due
 
     assignment = _lease_funded_slot(worker=worker, project=project, now=now)
-    if assignment is not None or not slots_funding_due(project):
-        return assignment
-    slots_fund(project=project)
-    project.refresh_from_db(fields=["reward_minor"])
-    assignment = _lease_funded_slot(worker=worker, project=project, now=now)
-    if assignment is not None:
-        return assignment
     unfunded = Item.objects.filter(
-        project=project,
-        state=ItemState.OPEN,
-        is_gold=False,
-        slots_taken__lt=F("labels_wanted"),
+        project=project, state=ItemState.OPEN, is_gold=False, slots_taken__lt=F("labels_wanted")
     ).filter(_unseen_by(worker))
-    if unfunded.exists():
-        raise NothingForYou("budget_spent", "the project's budget is spent")
-    return None
+    # A second round when the budget could pay but the first skipped a row another
+    # transaction held (crowd/pay/funding.py).
+    for _ in range(FUNDING_ROUNDS):
+        if assignment is not None or not slots_funding_due(project):
+            return assignment
+        slots_fund(project=project)
+        project.refresh_from_db(fields=["reward_minor"])
+        assignment = _lease_funded_slot(worker=worker, project=project, now=now)
+        if assignment is None and unfunded.exists():
+            if not budget_can_pay(project):
+                raise NothingForYou("budget_spent", "the project's budget is spent")
+        else:
+            break
+    return assignment
 
 
 def _claim_gold(*, worker, project: Project, now: datetime, among=None) -> Assignment | None:

@@ -225,6 +225,14 @@ def unledgered_cost(project: Project) -> int:
     return n.filter(~Exists(ledgered)).count() * project.reward_minor
 
 
+def budget_can_pay(project: Project) -> bool:
+    """Whether the available budget (beyond work from before budgets) pays one more reward
+    at today's rate: a lock-free read, for saying why nothing was handed out."""
+    budget = _budget(project)
+    available = balance(budget) + max(0, project.budget_minor - _funded(budget)[0])
+    return available - unledgered_cost(project) >= project.reward_minor
+
+
 def budget_accounts_locked(project: Project) -> tuple[LedgerAccount, LedgerAccount]:
     """The project's budget and reserved accounts, the budget locked (see the module doc) and
     funded up to the authorised ``budget_minor`` (the first time, or after it was raised on the

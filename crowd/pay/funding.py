@@ -15,7 +15,10 @@ released (:func:`crowd.pay.budget.budget_release`). So at every commit::
                               + sum over live or submitted assignments of funded_minor
                               + unreleased, unpaid per-lease reservations (gold, tests)
 
-Funding runs under the budget account's lock, where the balance read is exact: when a claim
+Funding runs under the budget account's lock, where the balance read is exact, and skips item
+rows another transaction holds: an expiry or a rejection holds its item's row while it waits
+for a key-share lock on the budget to release the reward, so waiting for that row under the
+budget lock would deadlock. A skipped item is funded at the next round. It runs when a claim
 finds no funded slot it may take (:func:`~crowd.assignment.services.assignment_claim_next`),
 and every minute from beat, so that items added, raised in redundancy or repriced meanwhile do
 not wait for the funded ones to run out. It funds open items in claim order (priority, then
@@ -83,7 +86,7 @@ def _unfund(project: Project, rows, *, budget, reserved) -> int:
     """Unfund the untaken slots of ``rows`` (locked) and give their rewards back; returns how
     many slots."""
     locked = list(
-        rows.select_for_update(of=("self",))
+        rows.select_for_update(skip_locked=True, of=("self",))
         .order_by("pk")
         .values_list("pk", "slots_funded", "slots_taken", "slot_reward_minor")
     )
@@ -110,7 +113,7 @@ def _fund(project: Project, *, budget, reserved, available: int) -> int:
     reward = project.reward_minor
     locked = list(
         _gaps(project.pk)
-        .select_for_update(of=("self",))
+        .select_for_update(skip_locked=True, of=("self",))
         .order_by("pk")
         .values_list("pk", "priority", "labels_wanted", "slots_funded", "slots_taken")
     )
