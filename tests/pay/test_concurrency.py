@@ -10,13 +10,14 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from crowd.assignment.models import Assignment, AssignmentStatus
 from crowd.assignment.services import assignment_return
 from crowd.common.exceptions import NothingForYou
 from crowd.labeling.services import annotation_submit
+from crowd.pay.funding import slots_fund
 from crowd.pay.ledger import balance, books_total
 from crowd.pay.models import AccountKind, EntryKind, LedgerAccount, LedgerEntry
 from crowd.pay.review import assignment_approve, assignments_auto_approve_due
@@ -31,6 +32,7 @@ from tests.pay.review_support import (
     submitted,
 )
 from workflows.projects.models import Item
+from workflows.projects.services import project_update
 
 pytestmark = [pytest.mark.requires_postgres, pytest.mark.django_db(transaction=True)]
 
@@ -137,4 +139,42 @@ def test_concurrent_claimers_never_exceed_the_budget(wide_pool, alice):
     assert_reserve_matches(project)
     released = LedgerEntry.objects.filter(kind=EntryKind.RELEASE, assignment__isnull=False)
     assert released.count() == Assignment.objects.filter(status=AssignmentStatus.RETURNED).count()
+    assert_books_balance()
+
+
+def test_funding_skips_an_item_row_another_transaction_holds(wide_pool, alice):
+    """An expiry or rejection holds its item's row while it waits for the budget; funding,
+    which holds the budget, must not wait for that row (a deadlock), only skip it."""
+    project = paid_project(alice, reward=10, budget=1000, items=2, redundancy=2)
+    held_item = claim(factories.make_user(), project).item_id  # funds both items' slots
+    project_update(project=project, reward_minor=20)  # every untaken slot is stale now
+    holding, done = threading.Event(), threading.Event()
+
+    def hold_the_row():
+        try:
+            with transaction.atomic():
+                Item.objects.select_for_update().get(pk=held_item)
+                holding.set()
+                done.wait(30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '3s'")  # waiting for the row would raise
+        slots_fund(project=project)
+    finally:
+        done.set()
+        holder.join(30)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    prices = dict(Item.objects.values_list("pk", "slot_reward_minor"))
+    other = next(pk for pk in prices if pk != held_item)
+    assert (prices[held_item], prices[other]) == (10, 20)  # skipped, repriced
+    slots_fund(project=project)  # the next round takes the row it skipped
+    assert set(Item.objects.values_list("slot_reward_minor", flat=True)) == {20}
+    assert_reserve_matches(project)
     assert_books_balance()
