@@ -87,3 +87,15 @@ def make_annotation(*, assignment, payload=None):
         kind=assignment.project.label_schema.kind,
         payload=payload if payload is not None else {"regions": []},
     )
+
+
+def make_gold_turn_worker(project):
+    """A new worker whose first claim on ``project`` is a gold turn: the draw is deterministic
+    per (worker, project), so a test that needs gold must not count on its ids' luck."""
+    from crowd.assignment.gold import gold_turn
+
+    while True:
+        worker = make_user()
+        if gold_turn(worker_id=worker.pk, project_id=project.pk, gold_rate=project.gold_rate,
+                     handed_out=0):  # fmt: skip
+            return worker

@@ -155,10 +155,10 @@ def test_gold_items_are_mixed_in_at_the_project_rate(alice):
     assert 8 <= gold_seen <= 30  # 60 draws at 0.3: mean 18
 
 
-def test_gold_items_do_not_take_slots(alice, wendy):
+def test_gold_items_do_not_take_slots(alice):
     project = factories.make_project(owner=alice, gold_rate=0.99)
     gold = factories.make_item(project=project, gold_answer=gold_answer(project))
-    assert claim(wendy, project).assignment.item == gold
+    assert claim(factories.make_gold_turn_worker(project), project).assignment.item == gold
     gold.refresh_from_db()
     assert gold.slots_taken == 0
 

@@ -96,13 +96,13 @@ def test_a_short_budget_funds_slots_in_claim_order(alice):
     assert_reserve_matches(project)
 
 
-def test_gold_items_cost_a_reward_too(alice, wendy):
+def test_gold_items_cost_a_reward_too(alice):
     project = factories.make_project(owner=alice, reward_minor=7, budget_minor=100, gold_rate=0.0)
     gold = {"regions": []}
     factories.make_item(project=project, gold_answer=gold)
     project.gold_rate = 0.99
     project.save(update_fields=["gold_rate"])
-    assignment = claim(wendy, project)
+    assignment = claim(factories.make_gold_turn_worker(project), project)
     assert assignment.item.is_gold
     assert entries(EntryKind.RESERVE, assignment) == 1
     assert reserved(project) == 7

@@ -240,13 +240,14 @@ def test_auto_review_by_agreement_with_the_promoted_label(alice):
     assert assignments_auto_review_for_item(item_id=item.pk).changed == []
 
 
-def test_auto_review_of_gold_answers_uses_the_gold_score(alice, wendy):
+def test_auto_review_of_gold_answers_uses_the_gold_score(alice):
     project = factories.make_project(
         owner=alice, reward_minor=5, budget_minor=100, auto_reject_max_agreement=0.5,
         gold_rate=0.99,
     )  # fmt: skip
     item = factories.make_item(project=project, gold_answer=answer(project))
-    assignment = submitted(wendy, project, answer(project, bbox=(40, 30, 5, 5)))
+    worker = factories.make_gold_turn_worker(project)
+    assignment = submitted(worker, project, answer(project, bbox=(40, 30, 5, 5)))
     assert assignment.item_id == item.pk
     assert assignments_auto_review_for_item(item_id=item.pk).changed == [assignment.pk]
     assignment.refresh_from_db()
