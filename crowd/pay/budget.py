@@ -245,14 +245,9 @@ def budget_accounts_locked(project: Project) -> tuple[LedgerAccount, LedgerAccou
     return budget, reserved
 
 
-# Budget account id -> the available balance a claim of this process read last: the hint of
-# the module docstring. Per process, unlocked: a lost or stale entry is harmless.
+# Budget account id -> the available balance a gold or test claim of this process read last:
+# the hint of the module docstring. Per process, unlocked: a lost or stale entry is harmless.
 _last_seen_available: dict[int, int] = {}
-
-
-def note_available(budget_id: int, available: int) -> None:
-    """Record what a claim read (the fast SQL claim reads it too): the general path's hint."""
-    _last_seen_available[budget_id] = available
 
 
 def _claim_accounts(project: Project) -> tuple[LedgerAccount, LedgerAccount]:
