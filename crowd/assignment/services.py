@@ -247,23 +247,22 @@ def _claim_regular(*, worker, project: Project, now: datetime) -> Assignment | N
     from crowd.pay.budget import budget_can_pay  # pay builds on assignment, not the reverse
     from crowd.pay.funding import slots_fund, slots_funding_due
 
-    assignment = _lease_funded_slot(worker=worker, project=project, now=now)
     unfunded = Item.objects.filter(
         project=project, state=ItemState.OPEN, is_gold=False, slots_taken__lt=F("labels_wanted")
     ).filter(_unseen_by(worker))
+    assignment = _lease_funded_slot(worker=worker, project=project, now=now)
     # A second round when the budget could pay but the first skipped a row another
     # transaction held (crowd/pay/funding.py).
     for _ in range(FUNDING_ROUNDS):
         if assignment is not None or not slots_funding_due(project):
-            return assignment
+            break
         slots_fund(project=project)
         project.refresh_from_db(fields=["reward_minor"])
         assignment = _lease_funded_slot(worker=worker, project=project, now=now)
-        if assignment is None and unfunded.exists():
-            if not budget_can_pay(project):
-                raise NothingForYou("budget_spent", "the project's budget is spent")
-        else:
-            break
+        if assignment is None and not unfunded.exists():
+            break  # nothing left for this worker, funded or not
+        if assignment is None and not budget_can_pay(project):
+            raise NothingForYou("budget_spent", "the project's budget is spent")
     return assignment
 
 

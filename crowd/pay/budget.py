@@ -30,8 +30,10 @@ row while the budget is plentiful, so there are two paths:
   out until commit, so the balance it reads is exact. Bonuses and slot funding take the same
   lock.
 
-The budget account row is locked before any item row, in every path, so claims, releases,
-bonuses and approvals cannot deadlock on it. A reward of 0 needs no ledger work at all.
+Whoever holds the budget lock never waits for an item row: claims take items with SKIP
+LOCKED, and slot funding skips rows another transaction holds. So expiries and rejections,
+which hold an item's row and then key-share the budget to release its reward, cannot deadlock
+with it. A reward of 0 needs no ledger work at all.
 
 Which path to try first is a hint only (the decision that counts is the read inside the
 transaction): the balance a claim of this process read last, or a lock-free read when there is
@@ -347,9 +349,11 @@ def budget_release(*, assignment_ids: list[int]) -> int:
         .exclude(pk__in=reservations)
         .select_related("project")
     )
+    accounts: dict[int, tuple[LedgerAccount, LedgerAccount]] = {}  # per project, not per lease
     for a in funded:
-        budget, reserved = _claim_accounts(a.project)
-        reservations[a.pk] = (budget, reserved, a.funded_minor)
+        if a.project_id not in accounts:
+            accounts[a.project_id] = _claim_accounts(a.project)
+        reservations[a.pk] = (*accounts[a.project_id], a.funded_minor)
     unsettled = set(reservations) - set(settled.values_list("assignment_id", flat=True))
     assignments = Assignment.objects.in_bulk(sorted(unsettled))
     for assignment_id in sorted(unsettled):

@@ -42,18 +42,17 @@ _OVER = (ProjectStatus.COMPLETED, ProjectStatus.ARCHIVED)
 _CHUNK = 5000  # ids per UPDATE: SQLite caps a statement's parameters
 
 
+_GAP = Q(state=ItemState.OPEN, is_gold=False, slots_funded__lt=F("labels_wanted"))
+_UNTAKEN = Q(slots_funded__gt=F("slots_taken"))
+
+
 def _untaken(project_id: int):
-    return Item.objects.filter(project_id=project_id, slots_funded__gt=F("slots_taken"))
+    return Item.objects.filter(_UNTAKEN, project_id=project_id)
 
 
 def _gaps(project_id: int):
     """Open regular items with wanted slots still unfunded."""
-    return Item.objects.filter(
-        project_id=project_id,
-        state=ItemState.OPEN,
-        is_gold=False,
-        slots_funded__lt=F("labels_wanted"),
-    )
+    return Item.objects.filter(_GAP, project_id=project_id)
 
 
 def _stale(project: Project):
@@ -64,17 +63,25 @@ def _stale(project: Project):
     return untaken.exclude(slot_reward_minor=project.reward_minor)
 
 
+def _due_items():
+    """Items of any project with funding work to do: gaps on an active project, stale slots
+    (:func:`_stale`, with the project's fields read through the join)."""
+    over = Q(project__status__in=_OVER)
+    return Item.objects.filter(
+        (_GAP & Q(project__status=ProjectStatus.ACTIVE))
+        | (_UNTAKEN & (over | ~Q(slot_reward_minor=F("project__reward_minor"))))
+    )
+
+
 def slots_funding_due(project: Project) -> bool:
     """Whether :func:`slots_fund` has anything to do (lock-free, a hint)."""
-    if project.status not in _OVER and _gaps(project.pk).exists():
-        return True
-    return _stale(project).exists()
+    return _due_items().filter(project_id=project.pk).exists()
 
 
-def _next_key(prefix: str) -> str:
-    """A permanent key per funding step: the budget lock makes the sequence race-free."""
-    n = LedgerEntry.objects.filter(idempotency_key__startswith=prefix).count()
-    return f"{prefix}{n + 1}"
+def _next_key(prefix: str, steps) -> str:
+    """A permanent key per funding step (``steps``: this project's earlier ones): the budget
+    lock makes the sequence race-free, as for FUND entries."""
+    return f"{prefix}{steps.count() + 1}"
 
 
 def _update(ids: list[int], **values) -> None:
@@ -97,7 +104,12 @@ def _unfund(project: Project, rows, *, budget, reserved) -> int:
     amount = sum((funded - taken) * price for _, funded, taken, price in locked)
     if amount:
         ledger_post(
-            key=_next_key(f"unfund:{project.pk}:"),
+            key=_next_key(
+                f"unfund:{project.pk}:",
+                LedgerEntry.objects.filter(
+                    kind=EntryKind.RELEASE, debit=budget, assignment__isnull=True
+                ),
+            ),
             kind=EntryKind.RELEASE,
             debit=budget,
             credit=reserved,
@@ -137,7 +149,12 @@ def _fund(project: Project, *, budget, reserved, available: int) -> int:
         _update([part[0]], slots_funded=part[1], slot_reward_minor=reward)
     if slots and reward:
         ledger_post(
-            key=_next_key(f"slots:{project.pk}:"),
+            key=_next_key(
+                f"slots:{project.pk}:",
+                LedgerEntry.objects.filter(
+                    kind=EntryKind.RESERVE, credit=budget, assignment__isnull=True
+                ),
+            ),
             kind=EntryKind.RESERVE,
             debit=reserved,
             credit=budget,
@@ -174,7 +191,5 @@ def slots_unfund_untaken(project: Project, *, budget, reserved) -> int:
 
 def slots_fund_all_due() -> int:
     """Beat: fund, reprice or unfund where due, project by project; returns slots funded."""
-    candidates = Project.objects.filter(
-        Q(status=ProjectStatus.ACTIVE) | Q(items__slots_funded__gt=F("items__slots_taken"))
-    ).distinct()
-    return sum(slots_fund(project=p) for p in candidates.order_by("pk") if slots_funding_due(p))
+    due = _due_items().values_list("project_id", flat=True).distinct()
+    return sum(slots_fund(project=p) for p in Project.objects.filter(pk__in=due).order_by("pk"))
