@@ -74,9 +74,10 @@ WITH p AS (
    ORDER BY i.priority DESC, i.labels_wanted - i.slots_taken, i.id
    LIMIT 1 FOR UPDATE OF i SKIP LOCKED
 ), taken AS (
-  -- The price is read again from the locked row: a slot repriced meanwhile fails the test.
+  -- The reward comes from the locked row (FOR UPDATE rechecked the pick on its latest
+  -- version), so the lease holds what its slot was funded with.
   UPDATE projects_item i SET slots_taken = i.slots_taken + 1
-    FROM picked WHERE i.id = picked.id AND i.slot_reward_minor = (SELECT reward_minor FROM p)
+    FROM picked WHERE i.id = picked.id
   RETURNING i.id, i.slot_reward_minor
 )
 INSERT INTO assignment_assignment
