@@ -28,7 +28,7 @@ from .serializers import (
 class AssignmentClaimNextApi(APIView):
     """Lease the next task of a project: 201 with a new lease, 200 with the live one you hold,
     409 ``nothing_for_you`` with ``details.reason`` (project_not_active, deadline_passed,
-    blocked, not_qualified, budget_spent, test_not_started, nothing_left)."""
+    blocked, not_qualified, budget_spent, test_not_started, nothing_left, try_again)."""
 
     @extend_schema(request=None, responses={200: LeaseSerializer, 201: LeaseSerializer})
     def post(self, request, project_id: int):

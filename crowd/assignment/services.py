@@ -241,29 +241,36 @@ def _lease_funded_slot(*, worker, project: Project, now: datetime) -> Assignment
 
 def _claim_regular(*, worker, project: Project, now: datetime) -> Assignment | None:
     """Lease a funded slot on the best open item the worker has not seen. Finding none, fund
-    what the budget allows and look again; raise NothingForYou("budget_spent") when only
-    unfunded slots are left for the worker and the budget cannot pay one, return None when
-    nothing is."""
+    what the budget allows and look again. Return None when nothing is left for the worker;
+    raise NothingForYou("budget_spent") when only unfunded slots are, and the budget cannot
+    pay one, or ("try_again") when it can but other claims took what it funded meanwhile."""
     from crowd.pay.budget import budget_can_pay  # pay builds on assignment, not the reverse
     from crowd.pay.funding import slots_fund, slots_funding_due
 
-    unfunded = Item.objects.filter(
-        project=project, state=ItemState.OPEN, is_gold=False, slots_taken__lt=F("labels_wanted")
-    ).filter(_unseen_by(worker))
     assignment = _lease_funded_slot(worker=worker, project=project, now=now)
-    # A second round when the budget could pay but the first skipped a row another
-    # transaction held (crowd/pay/funding.py).
+    spent = False
+    # A second round when the budget could pay but other claims took what the first funded,
+    # or funding skipped a row another transaction held (crowd/pay/funding.py).
     for _ in range(FUNDING_ROUNDS):
-        if assignment is not None or not slots_funding_due(project):
+        if assignment is not None or spent or not slots_funding_due(project):
             break
         slots_fund(project=project)
         project.refresh_from_db(fields=["reward_minor"])
         assignment = _lease_funded_slot(worker=worker, project=project, now=now)
-        if assignment is None and not unfunded.exists():
-            break  # nothing left for this worker, funded or not
-        if assignment is None and not budget_can_pay(project):
-            raise NothingForYou("budget_spent", "the project's budget is spent")
-    return assignment
+        spent = assignment is None and not budget_can_pay(project)
+    if assignment is not None:
+        return assignment
+    unfunded = Item.objects.filter(
+        project=project, state=ItemState.OPEN, is_gold=False, slots_funded__lt=F("labels_wanted")
+    ).filter(_unseen_by(worker))
+    if not unfunded.exists():
+        return None  # nothing left for this worker, funded or not
+    if spent or not budget_can_pay(project):
+        raise NothingForYou("budget_spent", "the project's budget is spent")
+    raise NothingForYou(
+        "try_again",
+        "other workers took the tasks the budget could pay just now: ask again in a moment",
+    )
 
 
 def _claim_gold(*, worker, project: Project, now: datetime, among=None) -> Assignment | None:

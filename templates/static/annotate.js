@@ -519,6 +519,7 @@
     budget_spent: "This project's budget is spent.",
     test_not_started: "This project needs a qualification test first.",
     nothing_left: "There is nothing left for you to label in this project. Thank you!",
+    try_again: "Other workers took the last tasks just now. Ask again in a moment.",
   };
 
   function AnnotatePage(root) {

@@ -8,6 +8,7 @@ zero, and no budget may go below zero.
 
 import threading
 from collections import Counter
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection, connections, transaction
@@ -116,6 +117,8 @@ def test_concurrent_claimers_never_exceed_the_budget(wide_pool, alice):
                 except NothingForYou as exc:
                     with lock:
                         refusals[exc.reason] += 1
+                    if exc.reason == "try_again":  # what a client is told to do
+                        continue
                     return
                 if give_back and lease.pk % 5 == 0:
                     assignment_return(worker=worker, assignment_id=lease.pk)
@@ -127,7 +130,7 @@ def test_concurrent_claimers_never_exceed_the_budget(wide_pool, alice):
     workers = [factories.make_user() for _ in range(CLIENTS)]
     errors = run_clients([work(w, give_back=i % 2 == 0) for i, w in enumerate(workers)])
     assert errors == []
-    assert set(refusals) == {"budget_spent"}
+    assert set(refusals) - {"try_again"} == {"budget_spent"}
 
     held = Assignment.objects.filter(
         status__in=[AssignmentStatus.LEASED, AssignmentStatus.SUBMITTED]
@@ -142,18 +145,16 @@ def test_concurrent_claimers_never_exceed_the_budget(wide_pool, alice):
     assert_books_balance()
 
 
-def test_funding_skips_an_item_row_another_transaction_holds(wide_pool, alice):
-    """An expiry or rejection holds its item's row while it waits for the budget; funding,
-    which holds the budget, must not wait for that row (a deadlock), only skip it."""
-    project = paid_project(alice, reward=10, budget=1000, items=2, redundancy=2)
-    held_item = claim(factories.make_user(), project).item_id  # funds both items' slots
-    project_update(project=project, reward_minor=20)  # every untaken slot is stale now
+@contextmanager
+def item_row_held(item_id: int):
+    """Hold an item's row lock in another transaction, as an expiry or a rejection does while
+    it waits for the budget."""
     holding, done = threading.Event(), threading.Event()
 
     def hold_the_row():
         try:
             with transaction.atomic():
-                Item.objects.select_for_update().get(pk=held_item)
+                Item.objects.select_for_update().get(pk=item_id)
                 holding.set()
                 done.wait(30)
         finally:
@@ -163,14 +164,26 @@ def test_funding_skips_an_item_row_another_transaction_holds(wide_pool, alice):
     holder.start()
     try:
         assert holding.wait(30)
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '3s'")  # waiting for the row would raise
-        slots_fund(project=project)
+        yield
     finally:
         done.set()
         holder.join(30)
+
+
+def test_funding_skips_an_item_row_another_transaction_holds(wide_pool, alice):
+    """An expiry or rejection holds its item's row while it waits for the budget; funding,
+    which holds the budget, must not wait for that row (a deadlock), only skip it."""
+    project = paid_project(alice, reward=10, budget=1000, items=2, redundancy=2)
+    held_item = claim(factories.make_user(), project).item_id  # funds both items' slots
+    project_update(project=project, reward_minor=20)  # every untaken slot is stale now
+    with item_row_held(held_item):
         with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
+            cursor.execute("SET lock_timeout = '3s'")  # waiting for the row would raise
+        try:
+            slots_fund(project=project)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
     prices = dict(Item.objects.values_list("pk", "slot_reward_minor"))
     other = next(pk for pk in prices if pk != held_item)
     assert (prices[held_item], prices[other]) == (10, 20)  # skipped, repriced
@@ -178,3 +191,14 @@ def test_funding_skips_an_item_row_another_transaction_holds(wide_pool, alice):
     assert set(Item.objects.values_list("slot_reward_minor", flat=True)) == {20}
     assert_reserve_matches(project)
     assert_books_balance()
+
+
+def test_a_claim_the_budget_could_pay_but_funding_skipped_is_told_to_try_again(wide_pool, alice):
+    """Not "nothing left" (there is), nor "budget spent" (it is not): the slot's row is busy."""
+    project = paid_project(alice, reward=10, budget=1000, items=1)
+    item = Item.objects.get(project=project)
+    with item_row_held(item.pk), pytest.raises(NothingForYou) as refused:
+        claim(factories.make_user(), project)
+    assert refused.value.reason == "try_again"
+    assert claim(factories.make_user(), project).item_id == item.pk  # and again it is handed out
+    assert_reserve_matches(project)
