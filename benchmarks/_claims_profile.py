@@ -62,13 +62,13 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
     round_trip = claim_sql._claim_round_trip
     prepared: list[dict] = []
 
-    def timed_round_trip(conn, params):
+    def timed_round_trip(conn, params, *, with_task):
         t0 = time.perf_counter()
         try:
-            return round_trip(conn, params)
+            return round_trip(conn, params, with_task=with_task)
         finally:
             captured.append(((time.perf_counter() - t0) * 1000, "fast claim statement"))
-            prepared.append(params)
+            prepared.append((params, with_task))
 
     report: dict = {}
     claim_sql._claim_round_trip = timed_round_trip
@@ -84,11 +84,10 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
             if prepared:
                 import psycopg
 
-                sql, names = claim_sql._statement()
+                params, with_task = prepared[-1]
+                sql, names = claim_sql._statement(with_task)
                 with psycopg.RawCursor(connection.connection) as cursor:
-                    cursor.execute(
-                        "EXPLAIN (ANALYZE, BUFFERS) " + sql, [prepared[-1][n] for n in names]
-                    )
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, [params[n] for n in names])
                     report["plan"] = [row[0] for row in cursor.fetchall()]
             elif locking:
                 with connection.cursor() as cursor:

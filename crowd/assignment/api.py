@@ -32,9 +32,11 @@ class AssignmentClaimNextApi(APIView):
 
     @extend_schema(request=None, responses={200: LeaseSerializer, 201: LeaseSerializer})
     def post(self, request, project_id: int):
-        result = services.assignment_claim_next(worker=request.user, project_id=project_id)
+        result = services.assignment_claim_next(
+            worker=request.user, project_id=project_id, with_task=True
+        )
         return Response(
-            lease_data(result.assignment, lease_task(result.assignment)),
+            lease_data(result.assignment, result.task or lease_task(result.assignment)),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 

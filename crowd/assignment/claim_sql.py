@@ -36,6 +36,7 @@ from crowd.qualifications.selectors import comparator_holds_sql
 
 from .gold import GOLD_DRAW_SQL
 from .models import Assignment
+from .selectors import LeaseTask
 
 _HELD = (
     "(g.id IS NOT NULL AND g.revoked_at IS NULL"
@@ -80,6 +81,9 @@ WITH p AS (
     FROM picked WHERE i.id = picked.id
   RETURNING i.id, i.slot_reward_minor
 )
+"""
+
+_LEASE = """
 INSERT INTO assignment_assignment
   ({assignment_columns}, project_id, worker_id, item_id, leased_at, lease_expires_at,
    funded_minor)
@@ -87,6 +91,22 @@ SELECT {assignment_values}, p.id, %(worker)s, taken.id, %(now)s, p.expires,
        taken.slot_reward_minor
   FROM taken, p
 RETURNING id, item_id, lease_expires_at, funded_minor
+"""
+
+# What the lease answer needs besides the lease (selectors.LeaseTask), read in the same round
+# trip. The item and project rows are read as the statement found them: width, height and the
+# schema do not change under a lease.
+_TASK = """
+SELECT lease.*, i.width, i.height, s.kind, j.instructions, j.max_lease_extensions,
+       (SELECT json_agg(json_build_object('id', c.id, 'name', c.name, 'color', c.color,
+                                          'keypoint_names', c.keypoint_names,
+                                          'skeleton', c.skeleton)
+                        ORDER BY c.position, c.id)
+          FROM projects_category c WHERE c.schema_id = s.id)
+  FROM lease
+  JOIN projects_item i ON i.id = lease.item_id
+  JOIN projects_project j ON j.id = %(project)s
+  JOIN projects_labelschema s ON s.id = j.label_schema_id
 """
 
 # Set by the statement itself, per claim; every other column takes the model's default.
@@ -101,10 +121,10 @@ _CLAIM_SETS = (
 
 
 @cache
-def _statement() -> tuple[str, tuple[str, ...]]:
-    """The statement, built once per process: its insert writes every column the claim does
-    not set with its model default, as a literal (hence only constant defaults, which the
-    check below keeps)."""
+def _statement(with_task: bool) -> tuple[str, tuple[str, ...]]:
+    """The statement, built once per process (with or without the lease's task): its insert
+    writes every column the claim does not set with its model default, as a literal (hence
+    only constant defaults, which the check below keeps)."""
     connection = connections[DEFAULT_DB_ALIAS]
     template = Assignment()
     fields = [
@@ -127,12 +147,12 @@ def _statement() -> tuple[str, tuple[str, ...]]:
         handed_out="(SELECT count(*) FROM assignment_assignment a"
         " WHERE a.worker_id = %(worker)s AND a.project_id = p.id)",
     )
-    sql = _CLAIM.format(
-        requirement_holds=requirement_holds,
-        gold_draw=gold_draw,
+    lease = _LEASE.format(
         assignment_columns=", ".join(f'"{f.column}"' for f in fields),
         assignment_values=", ".join(values),
     )
+    claim = _CLAIM.format(requirement_holds=requirement_holds, gold_draw=gold_draw)
+    sql = f"{claim}, lease AS ({lease}){_TASK}" if with_task else claim + lease
     return _numbered(sql)
 
 
@@ -150,11 +170,11 @@ def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
     return re.sub(r"%\((\w+)\)s", number, sql), tuple(names)
 
 
-def _claim_round_trip(connection, params: dict) -> tuple | None:
+def _claim_round_trip(connection, params: dict, *, with_task: bool) -> tuple | None:
     """Run the statement and return its row. Outside a transaction it commits on its own;
     inside the caller's, the caller's savepoint holds it."""
     connection.ensure_connection()
-    sql, names = _statement()
+    sql, names = _statement(with_task)
     # Django's error wrapper: callers see django.db errors, as from any other query. Django's
     # cursors bind on the client, which cannot prepare; psycopg's own cursors can.
     with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
@@ -162,22 +182,26 @@ def _claim_round_trip(connection, params: dict) -> tuple | None:
         return cursor.fetchone()
 
 
-def claim_regular_fast(*, worker, project_id: int, now: datetime) -> Assignment | None:
+def claim_regular_fast(
+    *, worker, project_id: int, now: datetime, with_task: bool = False
+) -> tuple[Assignment, LeaseTask | None] | None:
     """Lease a regular item to an eligible worker in one round trip, or None: the general
-    path decides (it may still lease, or say why not)."""
+    path decides (it may still lease, or say why not). ``with_task``: the same round trip
+    reads the lease's task (:func:`~crowd.assignment.selectors.lease_task`), for the claim
+    endpoint's answer."""
     connection = connections[DEFAULT_DB_ALIAS]
     params = {"worker": worker.pk, "project": project_id, "now": now}
     try:
         if connection.in_atomic_block:
             with transaction.atomic():  # a savepoint: a refused insert must not abort the caller
-                row = _claim_round_trip(connection, params)
+                row = _claim_round_trip(connection, params, with_task=with_task)
         else:
-            row = _claim_round_trip(connection, params)
+            row = _claim_round_trip(connection, params, with_task=with_task)
     except IntegrityError:
         return None  # a live lease of this worker (or a second tab's): the general path
     if row is None:
         return None
-    assignment_id, item_id, expires, funded_minor = row
+    assignment_id, item_id, expires, funded_minor, *task = row
     assignment = Assignment(
         pk=assignment_id,
         project_id=project_id,
@@ -188,4 +212,7 @@ def claim_regular_fast(*, worker, project_id: int, now: datetime) -> Assignment 
         funded_minor=funded_minor,
     )
     assignment._state.adding, assignment._state.db = False, DEFAULT_DB_ALIAS
-    return assignment
+    if not with_task:
+        return assignment, None
+    width, height, kind, instructions, extensions, categories = task
+    return assignment, LeaseTask(width, height, kind, instructions, extensions, categories or [])

@@ -34,6 +34,7 @@ from workflows.projects.models import Item, ItemState, Project, ProjectStatus
 from .claim_sql import claim_regular_fast
 from .gold import gold_turn
 from .models import Assignment, AssignmentStatus, Block
+from .selectors import LeaseTask
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ FUNDING_ROUNDS = 2
 class ClaimResult:
     assignment: Assignment
     created: bool
+    task: LeaseTask | None = None  # read with the lease when asked for and cheap to (PostgreSQL)
 
 
 # -- reading state ---------------------------------------------------------------------------
@@ -370,18 +372,25 @@ def _project_for_claim(*, worker, project_id: int) -> Project | None:
     )
 
 
-def assignment_claim_next(*, worker, project_id: int, now: datetime | None = None) -> ClaimResult:
+def assignment_claim_next(
+    *, worker, project_id: int, now: datetime | None = None, with_task: bool = False
+) -> ClaimResult:
     """Lease one task of the project to the worker, or raise NothingForYou saying why.
 
-    Idempotent while a lease is live: asking again returns the same lease.
+    Idempotent while a lease is live: asking again returns the same lease. ``with_task``: on
+    PostgreSQL's fast path, read the lease's task in the claim's round trip (``result.task``;
+    None elsewhere, then :func:`~crowd.assignment.selectors.lease_task` reads it).
     """
     now = now or timezone.now()
     if worker.role != "worker":
         raise Forbidden("only workers take tasks")
     if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
-        assignment = claim_regular_fast(worker=worker, project_id=project_id, now=now)
-        if assignment is not None:
-            return ClaimResult(assignment, created=True)
+        fast = claim_regular_fast(
+            worker=worker, project_id=project_id, now=now, with_task=with_task
+        )
+        if fast is not None:
+            assignment, task = fast
+            return ClaimResult(assignment, created=True, task=task)
     project = _project_for_claim(worker=worker, project_id=project_id)
     if project is None:
         raise NotFound(f"no project {project_id}")

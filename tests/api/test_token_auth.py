@@ -25,7 +25,8 @@ def test_the_user_comes_back_as_the_orm_loads_it(wendy):
     user, token = token_user(key)
     expected = User.objects.get(pk=wendy.pk)
     for field in User._meta.concrete_fields:  # converted per field (SQLite dates, booleans)
-        assert getattr(user, field.attname) == getattr(expected, field.attname), field.name
+        got, want = getattr(user, field.attname), getattr(expected, field.attname)
+        assert (got, type(got)) == (want, type(want)), field.name  # True, not 1
     assert token.pk == key and token.user is user
     assert token.created == Token.objects.get(pk=key).created  # loaded when read
 

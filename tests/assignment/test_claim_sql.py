@@ -11,6 +11,7 @@ from psycopg.pq import TransactionStatus
 from crowd.assignment.claim_sql import claim_regular_fast
 from crowd.assignment.gold import GOLD_DRAW_SQL, gold_draw, gold_turn
 from crowd.assignment.models import Assignment
+from crowd.assignment.selectors import lease_task
 from crowd.assignment.services import assignment_claim_next, block_create
 from crowd.pay.budget import budget_summary
 from crowd.pay.funding import slots_fund
@@ -29,7 +30,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.requires_postgres]
 
 
 def fast(worker, project):
-    return claim_regular_fast(worker=worker, project_id=project.pk, now=timezone.now())
+    found = claim_regular_fast(worker=worker, project_id=project.pk, now=timezone.now())
+    return None if found is None else found[0]
 
 
 def funded_items(project, n: int = 1) -> list:
@@ -42,6 +44,27 @@ def funded_items(project, n: int = 1) -> list:
 @pytest.fixture
 def paid(alice):
     return factories.make_project(owner=alice, reward_minor=5, budget_minor=10_000)
+
+
+def test_the_lease_task_read_with_the_claim_is_the_one_the_selector_reads(alice, wendy):
+    schema = factories.make_schema(owner=alice, kind="keypoints", names=("cat", "dog", "emu"))
+    schema.categories.filter(name="cat").update(position=5)
+    schema.categories.filter(name="dog").update(skeleton=[[0, 1]], color="#00ff00")
+    project = factories.make_project(
+        owner=alice, schema=schema, instructions="Mark head, then tail.", max_lease_extensions=3
+    )
+    factories.make_item(project=project, width=640, height=480)
+    slots_fund(project=project)
+    result = assignment_claim_next(worker=wendy, project_id=project.pk, with_task=True)
+    assert result.task is not None  # read by the fast claim's one round trip
+    assert result.task == lease_task(result.assignment)
+    assert [c["name"] for c in result.task.categories][0] == "dog"  # the schema's order
+
+
+def test_without_the_task_the_claim_reads_none(paid, wendy):
+    funded_items(paid)
+    found = claim_regular_fast(worker=wendy, project_id=paid.pk, now=timezone.now())
+    assert found is not None and found[1] is None
 
 
 def test_leases_the_item_the_queue_puts_first_and_writes_no_ledger_entry(paid, wendy):
