@@ -97,7 +97,8 @@ RETURNING id, item_id, lease_expires_at, funded_minor
 # trip. The item and project rows are read as the statement found them: width, height and the
 # schema do not change under a lease.
 _TASK = """
-SELECT lease.*, i.width, i.height, s.kind, j.instructions, j.max_lease_extensions,
+SELECT lease.id, lease.item_id, lease.lease_expires_at, lease.funded_minor,
+       i.width, i.height, s.kind, j.instructions, j.max_lease_extensions,
        (SELECT json_agg(json_build_object('id', c.id, 'name', c.name, 'color', c.color,
                                           'keypoint_names', c.keypoint_names,
                                           'skeleton', c.skeleton)

@@ -46,7 +46,7 @@ FUNDING_ROUNDS = 2
 class ClaimResult:
     assignment: Assignment
     created: bool
-    task: LeaseTask | None = None  # read with the lease when asked for and cheap to (PostgreSQL)
+    task: LeaseTask | None = None  # when the claim read it too (with_task, PostgreSQL fast path)
 
 
 # -- reading state ---------------------------------------------------------------------------
