@@ -78,10 +78,14 @@ def slots_funding_due(project: Project) -> bool:
     return _due_items().filter(project_id=project.pk).exists()
 
 
-def _next_key(prefix: str, steps) -> str:
-    """A permanent key per funding step (``steps``: this project's earlier ones): the budget
-    lock makes the sequence race-free, as for FUND entries."""
-    return f"{prefix}{steps.count() + 1}"
+def _post_step(prefix: str, **entry) -> None:
+    """Post a funding step's entry under a permanent key: ``prefix`` and the number of this
+    budget's earlier steps of the same kind (the budget lock makes the sequence race-free, as
+    for FUND entries)."""
+    steps = LedgerEntry.objects.filter(
+        kind=entry["kind"], debit=entry["debit"], credit=entry["credit"], assignment__isnull=True
+    )
+    ledger_post(key=f"{prefix}{steps.count() + 1}", **entry)
 
 
 def _update(ids: list[int], **values) -> None:
@@ -103,13 +107,8 @@ def _unfund(project: Project, rows, *, budget, reserved) -> int:
     slots = sum(funded - taken for _, funded, taken, _ in locked)
     amount = sum((funded - taken) * price for _, funded, taken, price in locked)
     if amount:
-        ledger_post(
-            key=_next_key(
-                f"unfund:{project.pk}:",
-                LedgerEntry.objects.filter(
-                    kind=EntryKind.RELEASE, debit=budget, assignment__isnull=True
-                ),
-            ),
+        _post_step(
+            f"unfund:{project.pk}:",
             kind=EntryKind.RELEASE,
             debit=budget,
             credit=reserved,
@@ -148,13 +147,8 @@ def _fund(project: Project, *, budget, reserved, available: int) -> int:
     if part is not None:
         _update([part[0]], slots_funded=part[1], slot_reward_minor=reward)
     if slots and reward:
-        ledger_post(
-            key=_next_key(
-                f"slots:{project.pk}:",
-                LedgerEntry.objects.filter(
-                    kind=EntryKind.RESERVE, credit=budget, assignment__isnull=True
-                ),
-            ),
+        _post_step(
+            f"slots:{project.pk}:",
             kind=EntryKind.RESERVE,
             debit=reserved,
             credit=budget,
