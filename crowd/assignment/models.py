@@ -65,7 +65,7 @@ class Assignment(models.Model):
     flagged_for_review = models.BooleanField(
         default=False, help_text="Set by the quality gate: a person should look at this work"
     )
-    # The reward its funded slot held when claimed (crowd.pay.budget), paid on approval and
+    # The reward its funded slot held when claimed (crowd.pay.funding), paid on approval and
     # released when the slot is freed. Null for a lease with its own RESERVE entry (gold,
     # tests) or none (work from before budgets).
     funded_minor = models.PositiveIntegerField(null=True, blank=True)

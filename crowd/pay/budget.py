@@ -240,11 +240,16 @@ def budget_accounts_locked(project: Project) -> tuple[LedgerAccount, LedgerAccou
     funded up to the authorised ``budget_minor`` (the first time, or after it was raised on the
     project row). Precondition: inside a transaction."""
     budget, reserved = _claim_accounts(project)
+    _lock_funded(project, budget)
+    return budget, reserved
+
+
+def _lock_funded(project: Project, budget: LedgerAccount) -> None:
+    """Lock the budget account and fund it up to the ``budget_minor`` on the project row."""
     _lock(budget)
     target = Project.objects.filter(pk=project.pk).values_list("budget_minor", flat=True)[0]
     if _funded(budget)[0] < target:
         _fund_to(project.pk, budget, target=target)
-    return budget, reserved
 
 
 # Budget account id -> the available balance a gold or test claim of this process read last:
@@ -307,7 +312,7 @@ def budget_claim(*, project: Project, claim: Callable):
         try:
             with transaction.atomic():
                 if locked:
-                    budget_accounts_locked(project)
+                    _lock_funded(project, budget)
                     available = balance(budget)
                     _last_seen_available[budget.pk] = available
                     if available - unledgered_cost(project) < reward:

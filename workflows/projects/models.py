@@ -286,7 +286,7 @@ class Item(models.Model):
 
     ``slots_taken`` counts submitted labels plus live leases. ``slots_funded`` counts the slots
     whose reward the project's budget holds for this item, each at ``slot_reward_minor``
-    (:mod:`crowd.pay.budget`): a claim takes only a funded slot at the project's current reward,
+    (:mod:`crowd.pay.funding`): a claim takes only a funded slot at the project's current reward,
     so ``slots_taken <= slots_funded <= labels_wanted`` (the database holds this). The counters
     move only through services with F() expressions.
     Gold items carry their known answer; the answer never leaves the manager/auditor APIs.
