@@ -49,6 +49,22 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def prepare_threshold() -> int | None:
+    """psycopg's prepare_threshold from DATABASE_PREPARE_THRESHOLD: 5 by default, ``off`` for
+    a pooler that hands one session's transactions to different server connections without
+    tracking prepared statements (PgBouncer before 1.21 in transaction mode; README,
+    "Behind a connection pooler")."""
+    raw = os.environ.get("DATABASE_PREPARE_THRESHOLD", "").strip().lower()
+    if raw in {"off", "none"}:
+        return None
+    threshold = env_int("DATABASE_PREPARE_THRESHOLD", 5)
+    if threshold < 0:
+        raise ImproperlyConfigured(
+            f"DATABASE_PREPARE_THRESHOLD must be a count of 0 or more, or off; got {raw!r}"
+        )
+    return threshold
+
+
 def database_from_url(url: str) -> dict:
     """Turn sqlite:///path or postgres://user:pass@host:port/name?opt=v into a DATABASES entry."""
     parts = urlsplit(url)
@@ -79,7 +95,7 @@ def database_from_url(url: str) -> dict:
             # once per connection, not per request: a third less database CPU per claim
             # request (benchmarks/README.md). The fast claim's raw cursors need it as well.
             "server_side_binding": True,
-            "prepare_threshold": 5,
+            "prepare_threshold": prepare_threshold(),
             **options,
             "pool": {
                 "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from crowd.settings import database_from_url, env_bool
+from crowd.settings import database_from_url, env_bool, prepare_threshold
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_SECRET = "x7!Kq" * 12
@@ -33,6 +33,25 @@ def test_postgres_url_becomes_a_pooled_connection():
     assert db["OPTIONS"]["sslmode"] == "require"
     assert db["OPTIONS"]["pool"]["max_size"] >= 1
     assert db["CONN_HEALTH_CHECKS"] is True
+
+
+@pytest.mark.parametrize(
+    ("raw", "threshold"), [(None, 5), ("", 5), ("0", 0), ("12", 12), ("off", None), ("None", None)]
+)
+def test_prepare_threshold_is_a_count_or_off(monkeypatch, raw, threshold):
+    if raw is None:
+        monkeypatch.delenv("DATABASE_PREPARE_THRESHOLD", raising=False)
+    else:
+        monkeypatch.setenv("DATABASE_PREPARE_THRESHOLD", raw)
+    assert prepare_threshold() == threshold
+    assert database_from_url("postgres://q@db/q")["OPTIONS"]["prepare_threshold"] == threshold
+
+
+@pytest.mark.parametrize("raw", ["-1", "sometimes"])
+def test_a_malformed_prepare_threshold_is_refused(monkeypatch, raw):
+    monkeypatch.setenv("DATABASE_PREPARE_THRESHOLD", raw)
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_PREPARE_THRESHOLD"):
+        prepare_threshold()
 
 
 def test_unknown_database_scheme_is_refused():

@@ -1,8 +1,8 @@
 """Many clients claiming from one project at once, on PostgreSQL with real row locks.
 
 32 workers, each in its own thread with its own database connection, claim and submit until
-the project is exhausted; four more threads are second tabs of some of those workers. Then the
-invariants: no item over its redundancy, no worker twice on an item, every slot claimed, no
+the project is exhausted; four more threads are second tabs of some of those workers, straight
+to PostgreSQL and again through PgBouncer in transaction mode. Then the invariants: no item over its redundancy, no worker twice on an item, every slot claimed, no
 error except the documented "nothing for you", counters equal to the rows they count.
 """
 
@@ -27,11 +27,14 @@ ITEMS = 60
 REDUNDANCY = 3
 
 
-@pytest.fixture
-def wide_pool():
-    """One connection per client, all at once."""
-    with pools.wide_pool(CLIENTS + 8):
-        yield
+@pytest.fixture(params=pools.ROUTES)
+def wide_pool(request):
+    """One connection per client, all at once: straight to PostgreSQL, or through a real
+    PgBouncer in transaction mode, where one client's transactions run on different server
+    connections (no session state may carry over). Yields the PgBouncer's server connection
+    count (None when direct)."""
+    with pools.routed(request.param, CLIENTS + 8) as server_connections:
+        yield server_connections
 
 
 def run_clients(targets):
@@ -96,3 +99,5 @@ def test_32_clients_exhaust_a_project_without_breaking_an_invariant(wide_pool, a
     assert set(Assignment.objects.values_list("status", flat=True)) == {"submitted"}
     assert set(Item.objects.values_list("slots_taken", flat=True)) == {REDUNDANCY}
     assert Assignment.objects.count() == ITEMS * REDUNDANCY
+    if wide_pool is not None:  # the pooler really multiplexed the clients
+        assert 1 <= wide_pool() <= pools.PGBOUNCER_SERVER_CONNECTIONS

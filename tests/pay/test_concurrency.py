@@ -47,6 +47,13 @@ def wide_pool():
         yield
 
 
+@pytest.fixture(params=pools.ROUTES)
+def routed_pool(request):
+    """:func:`wide_pool`, and the same through a real PgBouncer in transaction mode."""
+    with pools.routed(request.param, CLIENTS + 8) as server_connections:
+        yield server_connections
+
+
 def run_clients(targets):
     barrier = threading.Barrier(len(targets))
     errors: list[BaseException] = []
@@ -75,7 +82,7 @@ def assert_books_balance():
         assert balance(account) >= 0, account
 
 
-def test_concurrent_approvals_and_replayed_auto_approval_pay_exactly_once(wide_pool, alice):
+def test_concurrent_approvals_and_replayed_auto_approval_pay_exactly_once(routed_pool, alice):
     project = paid_project(alice, reward=10, budget=10_000, items=30, auto_approve_seconds=60)
     work = [submitted(factories.make_user(), project) for _ in range(30)]
     ids = [a.pk for a in work]
@@ -102,7 +109,7 @@ def test_concurrent_approvals_and_replayed_auto_approval_pay_exactly_once(wide_p
     assert_books_balance()
 
 
-def test_concurrent_claimers_never_exceed_the_budget(wide_pool, alice):
+def test_concurrent_claimers_never_exceed_the_budget(routed_pool, alice):
     reward, affordable = 10, 45
     project = paid_project(alice, reward=reward, budget=reward * affordable, items=80)
     payload = answer(project)
