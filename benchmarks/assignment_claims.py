@@ -26,6 +26,10 @@ deleted and the items reset, then VACUUM ANALYZE and a CHECKPOINT), so the clien
 compare like with like. After each run the claim's queries and the plan of its locking query
 are probed on the state the run left, to say where the time went.
 
+``--pgbouncer N`` sends the clients (and gunicorn) through a real PgBouncer in transaction mode
+holding N server connections, with prepared statements off (Debian's PgBouncer is 1.18, which
+cannot carry them); pgbench stays direct: the ceiling is the machine's.
+
 Needs a local PostgreSQL superuser ``postgres`` on 127.0.0.1:5432 and ``pgbench``. Creates and
 drops two throwaway databases (``quorum_bench_claims``, ``quorum_pgbench_claims``). Results are
 printed and written as JSON to benchmarks/results/ (git-ignored). A script, not a test.
@@ -34,6 +38,7 @@ printed and written as JSON to benchmarks/results/ (git-ignored). A script, not 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -48,6 +53,7 @@ from pathlib import Path
 
 from benchmarks import _claims_db as db
 from benchmarks._claims_clients import http_client, service_client
+from tests import pgbouncer
 
 BENCH_DB, PGBENCH_DB = "quorum_bench_claims", "quorum_pgbench_claims"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -367,6 +373,14 @@ def main(argv: list[str] | None = None) -> int:
         default="redis://127.0.0.1:6379/12",
         help="an EMPTY Redis database for the enqueued consensus tasks; flushed at the end",
     )
+    parser.add_argument(
+        "--pgbouncer",
+        type=int,
+        default=0,
+        metavar="N",
+        help="clients (and gunicorn) go through a PgBouncer in transaction mode with N server "
+        "connections and prepared statements off (PgBouncer before 1.21); pgbench stays direct",
+    )
     parser.add_argument("--skip-endpoint", action="store_true")
     parser.add_argument("--pgbench-scale", type=int, default=10)
     parser.add_argument("--keep-db", action="store_true", help="leave the databases for a look")
@@ -386,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     db.database_recreate(BENCH_DB)
+    stack = contextlib.ExitStack()
     try:
         db.migrate(dict(os.environ))
         db.pgbench_init(PGBENCH_DB, args.pgbench_scale)
@@ -403,6 +418,16 @@ def main(argv: list[str] | None = None) -> int:
             return args.workers_per_client if submits else args.workers // clients
 
         fresh = probe(seeded)
+        if args.pgbouncer:
+            # Only the processes started from here on (clients, gunicorn) read these: this
+            # process's Django, which resets and probes between runs, stays direct.
+            port = stack.enter_context(
+                pgbouncer.running(
+                    host=db.PG_HOST, port=db.PG_PORT, user=db.PG_USER, pool_size=args.pgbouncer
+                )
+            )
+            os.environ["DATABASE_URL"] = f"postgres://{db.PG_USER}@127.0.0.1:{port}/{BENCH_DB}"
+            os.environ["DATABASE_PREPARE_THRESHOLD"] = "off"
         rows = []
         for c in client_counts:
             print(f"service, {c} clients, loop {args.loop}...", flush=True)
@@ -426,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         verdicts = checks(rows)
+        if args.pgbouncer:
+            print(f"\nclients through PgBouncer, {args.pgbouncer} server connections, not prepared")
         print_report(rows, fresh, verdicts)
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=db.REPO, capture_output=True, text=True
@@ -457,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nwrote {path} ({time.monotonic() - started:.0f} s)")
         return 0 if all(ok for _, ok, _ in verdicts) else 1
     finally:
+        stack.close()
         if "django" in sys.modules:
             from django.db import connections
 
