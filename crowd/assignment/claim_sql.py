@@ -14,8 +14,13 @@ the slot and inserts the assignment with the slot's reward. The budget needs not
 slot's reward has been held since the slot was funded (:mod:`crowd.pay.funding`), so the claim
 reads no balance and writes no ledger entry, and claims meet on no per-project row.
 
-The statement is server-side prepared: planning it cost more than running it. The ORM builds
-such statements too slowly for the hot path, so it is SQL, written once; the tests run the
+The statement runs inside a PL/pgSQL function (``quorum_claim_<digest of its text>``), whose
+plan PostgreSQL caches per server connection: planning it costs three times what running it
+does. A psycopg prepared statement would cache it too, but not behind a pooler that hands a
+client's transactions to different server connections (PgBouncer in transaction mode before
+1.21, ``DATABASE_PREPARE_THRESHOLD=off``); the function's cache works either way. Migrations
+re-create the functions (``post_migrate``); a process that finds its version missing creates
+it. The ORM builds such statements too slowly for the hot path, so it is SQL, written once; the tests run the
 whole claim suite against it on PostgreSQL and against the general path on SQLite. The rules
 shared with Python come from one place each: the comparators from
 :func:`~crowd.qualifications.selectors.comparator_holds_sql`, the gold draw from
@@ -24,6 +29,7 @@ their model defaults (``get_db_prep_save``), so a new field with a constant defa
 change here.
 """
 
+import hashlib
 import re
 from datetime import datetime
 from functools import cache
@@ -103,7 +109,7 @@ SELECT lease.id, lease.item_id, lease.lease_expires_at, lease.funded_minor,
                                           'keypoint_names', c.keypoint_names,
                                           'skeleton', c.skeleton)
                         ORDER BY c.position, c.id)
-          FROM projects_category c WHERE c.schema_id = s.id)
+          FROM projects_category c WHERE c.schema_id = s.id) AS categories
   FROM lease
   JOIN projects_item i ON i.id = lease.item_id
   JOIN projects_project j ON j.id = %(project)s
@@ -171,15 +177,85 @@ def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
     return re.sub(r"%\((\w+)\)s", number, sql), tuple(names)
 
 
-def _claim_round_trip(connection, params: dict, *, with_task: bool) -> tuple | None:
-    """Run the statement and return its row. Outside a transaction it commits on its own;
-    inside the caller's, the caller's savepoint holds it."""
-    connection.ensure_connection()
+# The SQL types of the statement's parameters, by name.
+_PARAM_TYPES = {"now": "timestamptz", "project": "bigint", "worker": "bigint"}
+
+
+@cache
+def _function(with_task: bool) -> tuple[str, str, tuple[str, ...]]:
+    """The function running the statement: its name, versioned by the statement's text (a
+    process of an older release keeps calling its own version), its signature, and the
+    parameter names in order."""
     sql, names = _statement(with_task)
+    digest = hashlib.sha256(sql.encode()).hexdigest()[:16]
+    name = f"quorum_claim_{'task_' if with_task else ''}{digest}"
+    return name, f"{name}({', '.join(_PARAM_TYPES[n] for n in names)})", names
+
+
+def _result_columns(cursor, with_task: bool) -> str:
+    """``RETURNS TABLE``'s column list, as the statement describes its row: run on a project
+    that cannot exist, it matches nothing and changes nothing."""
+    sql, names = _statement(with_task)
+    probe = {"now": datetime.now().astimezone(), "project": 0, "worker": 0}
+    cursor.execute(sql, [probe[n] for n in names])
+    described = [(column.name, column.type_code) for column in cursor.description]
+    cursor.execute(
+        "SELECT format_type(oid, NULL) FROM unnest($1::oid[]) WITH ORDINALITY AS t(oid, n)"
+        " ORDER BY n",
+        [[oid for _, oid in described]],
+    )
+    types = [row[0] for row in cursor.fetchall()]
+    return ", ".join(
+        f"{psycopg.sql.Identifier(n).as_string()} {t}"
+        for (n, _), t in zip(described, types, strict=True)
+    )
+
+
+def claim_functions_install(connection, *, replace: bool = False) -> None:
+    """Create this release's claim functions where missing; ``replace`` re-creates them (after
+    a migration, which may change a column's type and so the row they return)."""
+    connection.ensure_connection()
+    with (
+        transaction.atomic(using=connection.alias),
+        connection.wrap_database_errors,
+        psycopg.RawCursor(connection.connection) as cursor,  # $n placeholders, as the statement
+    ):
+        for with_task in (False, True):
+            name, signature, _ = _function(with_task)
+            # One installer at a time (a bigint key: apart from the ledger's two-int locks).
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [name])
+            cursor.execute("SELECT to_regprocedure($1) IS NOT NULL", [signature])
+            exists = cursor.fetchone()[0]
+            if exists and not replace:
+                continue
+            columns = _result_columns(cursor, with_task)
+            if exists:
+                cursor.execute(f"DROP FUNCTION {signature}")
+            cursor.execute(
+                f"CREATE FUNCTION {signature} RETURNS TABLE ({columns})"
+                " LANGUAGE plpgsql VOLATILE AS $claim$\n"
+                "#variable_conflict use_column\n"  # its columns share names with the tables'
+                f"BEGIN RETURN QUERY {_statement(with_task)[0]}; END\n$claim$"
+            )
+
+
+_installed: set[tuple[str, str]] = set()  # (database, function) this process found or made
+
+
+def _claim_round_trip(connection, params: dict, *, with_task: bool) -> tuple | None:
+    """Run the statement (through its function) and return its row. Outside a transaction
+    it commits on its own; inside the caller's, the caller's savepoint holds it."""
+    connection.ensure_connection()
+    name, _, names = _function(with_task)
+    if (connection.settings_dict["NAME"], name) not in _installed:
+        claim_functions_install(connection)
+        _installed.add((connection.settings_dict["NAME"], name))
+    call = f"SELECT * FROM {name}({', '.join(f'${i}' for i in range(1, len(names) + 1))})"
     # Django's error wrapper: callers see django.db errors, as from any other query. Django's
-    # cursors bind on the client, which cannot prepare; psycopg's own cursors can.
+    # cursors bind on the client, which cannot prepare; psycopg's own cursors can (the call
+    # is cheap to plan either way; the function's plan is cached in the server).
     with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
-        cursor.execute(sql, [params[name] for name in names], prepare=True)
+        cursor.execute(call, [params[name] for name in names], prepare=True)
         return cursor.fetchone()
 
 

@@ -4,10 +4,12 @@
 import random
 
 import pytest
+from django.core.management.sql import emit_post_migrate_signal
 from django.db import connection
 from django.utils import timezone
 from psycopg.pq import TransactionStatus
 
+from crowd.assignment import claim_sql
 from crowd.assignment.claim_sql import claim_regular_fast
 from crowd.assignment.gold import GOLD_DRAW_SQL, gold_draw, gold_turn
 from crowd.assignment.models import Assignment
@@ -167,15 +169,54 @@ def test_nothing_open_steps_aside(paid, wendy):
     assert fast(wendy, paid) is None
 
 
-def test_the_statement_is_prepared_on_the_server(paid, wendy):
-    """Planning it cost more than running it: it must really be prepared (Django turns
-    psycopg's preparation off unless the settings turn it back on)."""
-    funded_items(paid)
-    assert fast(wendy, paid) is not None
+def calls_of(function_name: str) -> int:
+    """Calls of a function in this transaction (function statistics on for this session)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = [row[0] for row in cursor.fetchall()]
-    assert any("FOR UPDATE OF i SKIP LOCKED" in sql for sql in prepared)
+        cursor.execute(
+            "SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions WHERE funcname = %s",
+            [function_name],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_the_statement_runs_in_its_function_whose_plan_the_server_caches(paid, wendy):
+    """Planning the statement costs three times running it: it must run inside its PL/pgSQL
+    function (the server caches the plan per connection, prepared statements or not)."""
+    funded_items(paid, 2)
+    name = claim_sql._function(False)[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL track_functions = 'pl'")
+    assert fast(wendy, paid) is not None
+    assert calls_of(name) == 1
+
+
+def test_a_missing_claim_function_is_created_by_the_first_claim(paid, wendy):
+    funded_items(paid)
+    name, signature, _ = claim_sql._function(False)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP FUNCTION IF EXISTS {signature}")
+    claim_sql._installed.clear()  # a process starting on a database without it
+    assert fast(wendy, paid) is not None
+    assert Assignment.objects.filter(worker=wendy, project=paid).count() == 1
+
+
+def function_oids() -> set[int]:
+    names = [claim_sql._function(with_task)[0] for with_task in (False, True)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT oid FROM pg_proc WHERE proname = ANY(%s)", [names])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_a_migration_re_creates_the_claim_functions(paid, wendy, bob):
+    """After a migration (which may retype a column the function returns) both functions are
+    dropped and made again from the current statement; claims keep working."""
+    funded_items(paid, 2)
+    assert fast(wendy, paid) is not None
+    before = function_oids()
+    emit_post_migrate_signal(verbosity=0, interactive=False, db=connection.alias)
+    after = function_oids()
+    assert len(before) == len(after) == 2 and not before & after
+    assert fast(bob, paid) is not None
 
 
 def test_the_sql_gold_draw_is_the_python_draw():
