@@ -4,6 +4,7 @@
 import random
 
 import pytest
+from django.core.management import call_command
 from django.core.management.sql import emit_post_migrate_signal
 from django.db import connection
 from django.utils import timezone
@@ -262,3 +263,14 @@ def test_outside_a_transaction_a_refused_claim_writes_nothing_and_leaves_the_con
     assert list(Assignment.objects.values_list("pk", flat=True)) == [first.pk]
     assert LedgerEntry.objects.count() == written
     assert_reserve_matches(project)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_the_assignments_away_and_back_leaves_claims_working(alice, wendy):
+    """Migrating back past the assignment table cannot build the functions (the statement needs
+    it): the command still succeeds, and once migrated forward the claim works again."""
+    call_command("migrate", "assignment", "zero", verbosity=0)
+    call_command("migrate", verbosity=0)
+    project = factories.make_project(owner=alice, reward_minor=5, budget_minor=10_000)
+    funded_items(project)
+    assert fast(wendy, project) is not None
