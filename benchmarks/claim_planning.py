@@ -74,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         connection.ensure_connection()
         claim_sql.claim_functions_install(connection)
         statement, names = claim_sql._statement(False)
-        function = claim_sql._function(False)[0]
-        call = f"SELECT * FROM {function}({', '.join(f'${i + 1}' for i in range(len(names)))})"
+        call = claim_sql._function(False).call
         sql = {"statement": statement, "function": call}
 
         conns = {}

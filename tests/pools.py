@@ -43,8 +43,8 @@ def through_pgbouncer(max_size: int, *, server_connections: int):
             dbname=direct["NAME"],
         ) as conn:
             return conn.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
             ).fetchone()[0]
 
     with pgbouncer.running(

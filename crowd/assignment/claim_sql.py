@@ -20,8 +20,8 @@ does. A psycopg prepared statement would cache it too, but not behind a pooler t
 client's transactions to different server connections (PgBouncer in transaction mode before
 1.21, ``DATABASE_PREPARE_THRESHOLD=off``); the function's cache works either way. Migrations
 re-create the functions (``post_migrate``); a process that finds its version missing creates
-it. The ORM builds such statements too slowly for the hot path, so it is SQL, written once; the tests run the
-whole claim suite against it on PostgreSQL and against the general path on SQLite. The rules
+it. The ORM builds such statements too slowly for the hot path, so it is SQL, written once;
+the tests run the whole claim suite against it on PostgreSQL and against the general path on SQLite. The rules
 shared with Python come from one place each: the comparators from
 :func:`~crowd.qualifications.selectors.comparator_holds_sql`, the gold draw from
 :data:`~crowd.assignment.gold.GOLD_DRAW_SQL`. Inserted columns the claim does not set take
@@ -33,6 +33,7 @@ import hashlib
 import re
 from datetime import datetime
 from functools import cache
+from typing import NamedTuple
 
 import psycopg
 import psycopg.sql
@@ -181,15 +182,25 @@ def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
 _PARAM_TYPES = {"now": "timestamptz", "project": "bigint", "worker": "bigint"}
 
 
+class ClaimFunction(NamedTuple):
+    name: str  # versioned by the statement's text: an older release keeps calling its own
+    signature: str
+    call: str
+    params: tuple[str, ...]  # parameter names, in the order of the call's $n
+
+
 @cache
-def _function(with_task: bool) -> tuple[str, str, tuple[str, ...]]:
-    """The function running the statement: its name, versioned by the statement's text (a
-    process of an older release keeps calling its own version), its signature, and the
-    parameter names in order."""
+def _function(with_task: bool) -> ClaimFunction:
+    """The function running the statement (with or without the lease's task)."""
     sql, names = _statement(with_task)
     digest = hashlib.sha256(sql.encode()).hexdigest()[:16]
     name = f"quorum_claim_{'task_' if with_task else ''}{digest}"
-    return name, f"{name}({', '.join(_PARAM_TYPES[n] for n in names)})", names
+    return ClaimFunction(
+        name=name,
+        signature=f"{name}({', '.join(_PARAM_TYPES[n] for n in names)})",
+        call=f"SELECT * FROM {name}({', '.join(f'${i}' for i in range(1, len(names) + 1))})",
+        params=names,
+    )
 
 
 def _result_columns(cursor, with_task: bool) -> str:
@@ -221,18 +232,18 @@ def claim_functions_install(connection, *, replace: bool = False) -> None:
         psycopg.RawCursor(connection.connection) as cursor,  # $n placeholders, as the statement
     ):
         for with_task in (False, True):
-            name, signature, _ = _function(with_task)
+            function = _function(with_task)
             # One installer at a time (a bigint key: apart from the ledger's two-int locks).
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [name])
-            cursor.execute("SELECT to_regprocedure($1) IS NOT NULL", [signature])
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [function.name])
+            cursor.execute("SELECT to_regprocedure($1) IS NOT NULL", [function.signature])
             exists = cursor.fetchone()[0]
             if exists and not replace:
                 continue
             columns = _result_columns(cursor, with_task)
             if exists:
-                cursor.execute(f"DROP FUNCTION {signature}")
+                cursor.execute(f"DROP FUNCTION {function.signature}")
             cursor.execute(
-                f"CREATE FUNCTION {signature} RETURNS TABLE ({columns})"
+                f"CREATE FUNCTION {function.signature} RETURNS TABLE ({columns})"
                 " LANGUAGE plpgsql VOLATILE AS $claim$\n"
                 "#variable_conflict use_column\n"  # its columns share names with the tables'
                 f"BEGIN RETURN QUERY {_statement(with_task)[0]}; END\n$claim$"
@@ -246,16 +257,15 @@ def _claim_round_trip(connection, params: dict, *, with_task: bool) -> tuple | N
     """Run the statement (through its function) and return its row. Outside a transaction
     it commits on its own; inside the caller's, the caller's savepoint holds it."""
     connection.ensure_connection()
-    name, _, names = _function(with_task)
-    if (connection.settings_dict["NAME"], name) not in _installed:
+    function = _function(with_task)
+    if (connection.settings_dict["NAME"], function.name) not in _installed:
         claim_functions_install(connection)
-        _installed.add((connection.settings_dict["NAME"], name))
-    call = f"SELECT * FROM {name}({', '.join(f'${i}' for i in range(1, len(names) + 1))})"
+        _installed.add((connection.settings_dict["NAME"], function.name))
     # Django's error wrapper: callers see django.db errors, as from any other query. Django's
     # cursors bind on the client, which cannot prepare; psycopg's own cursors can (the call
     # is cheap to plan either way; the function's plan is cached in the server).
     with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
-        cursor.execute(call, [params[name] for name in names], prepare=True)
+        cursor.execute(function.call, [params[name] for name in function.params], prepare=True)
         return cursor.fetchone()
 
 

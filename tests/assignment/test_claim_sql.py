@@ -184,7 +184,7 @@ def test_the_statement_runs_in_its_function_whose_plan_the_server_caches(paid, w
     """Planning the statement costs three times running it: it must run inside its PL/pgSQL
     function (the server caches the plan per connection, prepared statements or not)."""
     funded_items(paid, 2)
-    name = claim_sql._function(False)[0]
+    name = claim_sql._function(False).name
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL track_functions = 'pl'")
     assert fast(wendy, paid) is not None
@@ -193,7 +193,7 @@ def test_the_statement_runs_in_its_function_whose_plan_the_server_caches(paid, w
 
 def test_a_missing_claim_function_is_created_by_the_first_claim(paid, wendy):
     funded_items(paid)
-    name, signature, _ = claim_sql._function(False)
+    signature = claim_sql._function(False).signature
     with connection.cursor() as cursor:
         cursor.execute(f"DROP FUNCTION IF EXISTS {signature}")
     claim_sql._installed.clear()  # a process starting on a database without it
@@ -202,7 +202,7 @@ def test_a_missing_claim_function_is_created_by_the_first_claim(paid, wendy):
 
 
 def function_oids() -> set[int]:
-    names = [claim_sql._function(with_task)[0] for with_task in (False, True)]
+    names = [claim_sql._function(with_task).name for with_task in (False, True)]
     with connection.cursor() as cursor:
         cursor.execute("SELECT oid FROM pg_proc WHERE proname = ANY(%s)", [names])
         return {row[0] for row in cursor.fetchall()}
