@@ -1,9 +1,11 @@
 """Many clients claiming from one project at once, on PostgreSQL with real row locks.
 
 32 workers, each in its own thread with its own database connection, claim and submit until
-the project is exhausted; four more threads are second tabs of some of those workers, straight
-to PostgreSQL and again through PgBouncer in transaction mode. Then the invariants: no item over its redundancy, no worker twice on an item, every slot claimed, no
-error except the documented "nothing for you", counters equal to the rows they count.
+the project is exhausted; four more threads are second tabs of some of those workers. It runs
+straight to PostgreSQL and again through PgBouncer in transaction mode. Then the invariants: no
+item over its redundancy, no worker twice on an item, every slot claimed, counters equal to the
+rows they count, and no error except the documented ones: "nothing for you", and "try again"
+(409) for a worker whose two tabs race each other, and only for such a worker.
 """
 
 import threading
@@ -15,7 +17,7 @@ from django.db.models import Count
 
 from crowd.assignment.models import Assignment
 from crowd.assignment.services import assignment_claim_next
-from crowd.common.exceptions import NothingForYou
+from crowd.common.exceptions import Conflict, NothingForYou
 from crowd.labeling.services import annotation_submit
 from tests import factories, pools
 from workflows.projects.models import Item
@@ -69,6 +71,7 @@ def test_32_clients_exhaust_a_project_without_breaking_an_invariant(wide_pool, a
     answer = {"regions": [{"category_id": category, "bbox": [1, 1, 10, 10]}]}
     workers = [factories.make_user() for _ in range(CLIENTS)]
     refusals: Counter = Counter()
+    raced: set[int] = set()  # workers told their other tab was claiming (409, "try again")
     lock = threading.Lock()
 
     def work(worker):
@@ -80,6 +83,10 @@ def test_32_clients_exhaust_a_project_without_breaking_an_invariant(wide_pool, a
                     with lock:
                         refusals[exc.reason] += 1
                     return
+                except Conflict:
+                    with lock:
+                        raced.add(worker.pk)
+                    continue  # what the client is told to do
                 annotation_submit(worker=worker, assignment_id=lease.assignment.pk, payload=answer)
 
         return loop
@@ -89,6 +96,7 @@ def test_32_clients_exhaust_a_project_without_breaking_an_invariant(wide_pool, a
     errors = run_clients(targets)
     assert errors == []
     assert set(refusals) == {"nothing_left"}
+    assert raced <= {w.pk for w in workers[:4]}  # only a worker racing itself is told so
 
     per_item = dict(
         Assignment.objects.values("item").annotate(n=Count("pk")).values_list("item", "n")
