@@ -36,6 +36,7 @@ from functools import cache
 from typing import NamedTuple
 
 import psycopg
+import psycopg.errors
 import psycopg.sql
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 
@@ -223,8 +224,12 @@ def _result_columns(cursor, with_task: bool) -> str:
 
 
 def claim_functions_install(connection, *, replace: bool = False) -> None:
-    """Create this release's claim functions where missing; ``replace`` re-creates them (after
-    a migration, which may change a column's type and so the row they return)."""
+    """Create this release's claim functions where missing; ``replace`` writes them again
+    (after a migration, which may change a column's type and so the row they return).
+
+    Replacing keeps the function (``CREATE OR REPLACE``): a claim running meanwhile sees the
+    old definition or the new one. Only a changed row needs a drop first, which a claim that
+    looked the function up just before may meet as an error, once."""
     connection.ensure_connection()
     with (
         transaction.atomic(using=connection.alias),
@@ -239,15 +244,19 @@ def claim_functions_install(connection, *, replace: bool = False) -> None:
             exists = cursor.fetchone()[0]
             if exists and not replace:
                 continue
-            columns = _result_columns(cursor, with_task)
-            if exists:
-                cursor.execute(f"DROP FUNCTION {function.signature}")
-            cursor.execute(
-                f"CREATE FUNCTION {function.signature} RETURNS TABLE ({columns})"
+            create = (
+                f"CREATE OR REPLACE FUNCTION {function.signature}"
+                f" RETURNS TABLE ({_result_columns(cursor, with_task)})"
                 " LANGUAGE plpgsql VOLATILE AS $claim$\n"
                 "#variable_conflict use_column\n"  # its columns share names with the tables'
                 f"BEGIN RETURN QUERY {_statement(with_task)[0]}; END\n$claim$"
             )
+            try:
+                with transaction.atomic(using=connection.alias):
+                    cursor.execute(create)
+            except psycopg.errors.InvalidFunctionDefinition:  # its row changed
+                cursor.execute(f"DROP FUNCTION {function.signature}")
+                cursor.execute(create)
 
 
 _installed: set[tuple[str, str]] = set()  # (database, function) this process found or made

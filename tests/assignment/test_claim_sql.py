@@ -208,16 +208,35 @@ def function_oids() -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def test_a_migration_re_creates_the_claim_functions(paid, wendy, bob):
-    """After a migration (which may retype a column the function returns) both functions are
-    dropped and made again from the current statement; claims keep working."""
+def test_a_migration_writes_the_claim_functions_again_in_place(paid, wendy):
+    """A migrate writes each function again from the current statement, keeping it (same
+    oid): a claim running meanwhile finds one definition or the other, never none."""
     funded_items(paid, 2)
-    assert fast(wendy, paid) is not None
+    signature = claim_sql._function(False).signature
+    with connection.cursor() as cursor:  # a definition that leases nothing
+        cursor.execute(
+            f"CREATE OR REPLACE FUNCTION {signature} RETURNS TABLE"
+            " (id bigint, item_id bigint, lease_expires_at timestamptz, funded_minor integer)"
+            " LANGUAGE sql AS 'SELECT NULL::bigint, NULL::bigint, NULL::timestamptz, 0 WHERE false'"
+        )
+    assert fast(wendy, paid) is None
     before = function_oids()
     emit_post_migrate_signal(verbosity=0, interactive=False, db=connection.alias)
-    after = function_oids()
-    assert len(before) == len(after) == 2 and not before & after
-    assert fast(bob, paid) is not None
+    assert function_oids() == before and len(before) == 2
+    assert fast(wendy, paid) is not None
+
+
+def test_a_migration_that_changed_the_functions_row_makes_them_again(paid, wendy):
+    signature = claim_sql._function(False).signature
+    with connection.cursor() as cursor:  # as if a column it returns had another type
+        cursor.execute(f"DROP FUNCTION {signature}")
+        cursor.execute(
+            f"CREATE FUNCTION {signature} RETURNS TABLE (id text)"
+            " LANGUAGE sql AS 'SELECT NULL::text WHERE false'"
+        )
+    emit_post_migrate_signal(verbosity=0, interactive=False, db=connection.alias)
+    funded_items(paid)
+    assert fast(wendy, paid) is not None
 
 
 def test_the_sql_gold_draw_is_the_python_draw():
