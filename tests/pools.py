@@ -85,3 +85,10 @@ def routed(route: str, max_size: int):
             max_size, server_connections=PGBOUNCER_SERVER_CONNECTIONS
         ) as open_now:
             yield open_now
+
+
+def assert_multiplexed(server_connections) -> None:
+    """On the PgBouncer route (``routed`` yielded a counter), the clients really shared its
+    few server connections; on the direct route (None) there is nothing to check."""
+    if server_connections is not None:
+        assert 1 <= server_connections() <= PGBOUNCER_SERVER_CONNECTIONS

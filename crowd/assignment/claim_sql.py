@@ -19,10 +19,10 @@ plan PostgreSQL caches per server connection: planning it costs three times what
 does. A psycopg prepared statement would cache it too, but not behind a pooler that hands a
 client's transactions to different server connections (PgBouncer in transaction mode before
 1.21, ``DATABASE_PREPARE_THRESHOLD=off``); the function's cache works either way. Migrations
-re-create the functions (``post_migrate``); a process that finds its version missing creates
+write the functions again (``post_migrate``); a process that finds its version missing creates
 it. The ORM builds such statements too slowly for the hot path, so it is SQL, written once;
-the tests run the whole claim suite against it on PostgreSQL and against the general path on SQLite. The rules
-shared with Python come from one place each: the comparators from
+the tests run the whole claim suite against it on PostgreSQL and against the general path on
+SQLite. The rules shared with Python come from one place each: the comparators from
 :func:`~crowd.qualifications.selectors.comparator_holds_sql`, the gold draw from
 :data:`~crowd.assignment.gold.GOLD_DRAW_SQL`. Inserted columns the claim does not set take
 their model defaults (``get_db_prep_save``), so a new field with a constant default needs no

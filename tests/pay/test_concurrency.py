@@ -107,6 +107,7 @@ def test_concurrent_approvals_and_replayed_auto_approval_pay_exactly_once(routed
     assert rewards == Counter(ids)
     assert reserved(project) == 0 and available(project) == 10_000 - 300
     assert_books_balance()
+    pools.assert_multiplexed(routed_pool)
 
 
 def test_concurrent_claimers_never_exceed_the_budget(routed_pool, alice):
@@ -150,6 +151,7 @@ def test_concurrent_claimers_never_exceed_the_budget(routed_pool, alice):
     released = LedgerEntry.objects.filter(kind=EntryKind.RELEASE, assignment__isnull=False)
     assert released.count() == Assignment.objects.filter(status=AssignmentStatus.RETURNED).count()
     assert_books_balance()
+    pools.assert_multiplexed(routed_pool)
 
 
 @contextmanager
