@@ -169,7 +169,9 @@ def http_client(
             if status not in (200, 201):
                 raise RuntimeError(f"submit HTTP {status}: {raw[:200]!r}")
 
-        _run_loop(claim, submit, loop, seconds, ready, go, results)
+        # While pgbench measures the ceiling the connection idles past the server's keep-alive
+        # timeout: close it, so the first timed claim opens a fresh one instead of failing.
+        _run_loop(claim, submit, loop, seconds, ready, go, results, idle=conn.close)
     except BaseException:
         ready.put(False)
         results.put(_result(errors=[traceback.format_exc()]))
