@@ -136,8 +136,8 @@ def http_client(
     tokens: list[str], port: int, project_id: int, loop: str, seconds: float, ready, go, results
 ) -> None:
     """The same loop through the API: ``http.client`` keeps the connection alive where the
-    server allows it (gunicorn's sync workers close after each response; http.client then
-    reconnects, which is part of what a real client pays)."""
+    server allows it (gunicorn's threaded workers do; with ``GUNICORN_THREADS=1``, its sync
+    workers close after each response and http.client reconnects, which the client pays)."""
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         headers = [

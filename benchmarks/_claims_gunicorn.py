@@ -2,7 +2,7 @@
 
 ``deploy/gunicorn.conf.py`` logs every request to stdout; at thousands of requests a second
 that is a formatted line and a write per request in the measured path, and noise in the
-terminal. Everything else (sync workers, GUNICORN_WORKERS, max_requests) stays as deployed.
+terminal. Everything else (threads, GUNICORN_WORKERS, preload, max_requests) stays as deployed.
 """
 
 from pathlib import Path
