@@ -135,13 +135,21 @@ def _in_flight_ended(connection, *, timeout: float) -> bool:
     still runs after ``timeout`` seconds. PostgreSQL only."""
     deadline = time.monotonic() + timeout
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_snapshot()::text")
-        (snapshot,) = cursor.fetchone()
+        # A snapshot lists the transactions in progress below its xmax only: one that took its
+        # id after every transaction that has ended is not listed, though it runs. So this
+        # transaction takes an id too, after the snapshot: every transaction in progress at
+        # the snapshot has a listed id or one from xmax up to ours.
+        cursor.execute("SELECT pg_current_snapshot()::text, pg_current_xact_id()::text")
+        snapshot, ours = cursor.fetchone()
         while True:
             cursor.execute(
-                "SELECT count(*) FROM pg_snapshot_xip(%s::pg_snapshot) AS x "
-                "WHERE pg_xact_status(x) = 'in progress'",
-                [snapshot],
+                "SELECT count(*) FROM ("
+                " SELECT x FROM pg_snapshot_xip(%s::pg_snapshot) AS x"
+                " UNION ALL"
+                " SELECT n::text::xid8 FROM generate_series("
+                "  pg_snapshot_xmax(%s::pg_snapshot)::text::bigint, %s::bigint - 1) AS n"
+                ") AS t(x) WHERE pg_xact_status(x) = 'in progress'",
+                [snapshot, snapshot, ours],
             )
             if cursor.fetchone()[0] == 0:
                 return True
