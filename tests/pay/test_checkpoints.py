@@ -196,3 +196,65 @@ def test_one_checkpointer_at_a_time_the_others_return_at_once(accounts):
     with open_in_another_transaction(hold_the_checkpoint_lock):
         assert not checkpoint(budget)
     assert checkpoint(budget)
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_checkpoint_waits_for_a_posting_whose_transaction_id_is_the_newest(accounts, monkeypatch):
+    """A snapshot lists the transactions in progress below its xmax only. Writer A takes its
+    transaction id, B takes a later one and draws entry X, A draws X + 1 and commits: xmax is
+    then B's id, so B is not listed, yet its entry X lies below the last committed entry."""
+    budget, funding = accounts
+    monkeypatch.setattr("crowd.pay.ledger.CHECKPOINT_WAIT_SECONDS", 0.3)
+    a_has_id, b_has_entry, a_done, b_release = (threading.Event() for _ in range(4))
+    errors = []
+
+    def writer_a():
+        try:
+            with transaction.atomic():
+                ledger.accounts_key_share(budget.pk, funding.pk)  # takes its transaction id
+                a_has_id.set()
+                assert b_has_entry.wait(timeout=30)
+                # Entry X + 1, as ledger_post writes it but without its savepoint, whose own
+                # (newer) id would move xmax past B's when A commits.
+                LedgerEntry.objects.create(
+                    idempotency_key="test:a",
+                    kind="fund",
+                    debit=budget,
+                    credit=funding,
+                    amount_minor=4,
+                )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            a_done.set()
+            connections.close_all()
+
+    def writer_b():
+        try:
+            with transaction.atomic():
+                post(budget, funding, 1, start=800)  # a later transaction id, entry X
+                b_has_entry.set()
+                assert b_release.wait(timeout=30)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            b_has_entry.set()
+            connections.close_all()
+
+    with pools.wide_pool(4):
+        a, b = threading.Thread(target=writer_a), threading.Thread(target=writer_b)
+        a.start()
+        assert a_has_id.wait(timeout=30), errors
+        b.start()
+        try:
+            assert a_done.wait(timeout=30) and not errors, errors
+            assert not checkpoint(budget)  # B's entry is below the last one and in flight
+            assert not BalanceCheckpoint.objects.exists()
+        finally:
+            b_release.set()
+            a.join(timeout=30)
+            b.join(timeout=30)
+    assert not errors, errors
+    assert checkpoint(budget)
+    assert balance(budget) == history_sum(budget)
