@@ -161,7 +161,9 @@ def _in_flight_ended(connection, *, timeout: float) -> bool:
 def account_checkpoint(account_id: int, *, min_entries: int | None = None) -> bool:
     """Checkpoint the account if it is due (``min_entries`` entries since its last checkpoint,
     by default CHECKPOINT_EVERY); returns whether it did. Blocks no writer: see the module
-    docstring. Run it outside a transaction (or in one that has not written entries)."""
+    docstring. Run it outside a transaction (the periodic task does): the wait for writers in
+    flight is bounded by a transaction id it takes after its snapshot, which a transaction
+    that already holds one cannot take (tests without concurrency may)."""
     due = max(1, CHECKPOINT_EVERY if min_entries is None else min_entries)
     connection = connections[router.db_for_write(BalanceCheckpoint)]
     with transaction.atomic(using=connection.alias):
