@@ -43,7 +43,6 @@ import json
 import multiprocessing as mp
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,6 +53,7 @@ from pathlib import Path
 from benchmarks import _claims_db as db
 from benchmarks._claims_clients import http_client, service_client
 from tests import pgbouncer
+from tests.servers import free_port, wait_listening
 
 BENCH_DB, PGBENCH_DB = "quorum_bench_claims", "quorum_pgbench_claims"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -191,30 +191,11 @@ def service_run(seeded: db.Seeded, *, clients: int, per: int, seconds: int, loop
     return row
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_listening(port: int, server: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {server.returncode}; see its log")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start listening")
-
-
 def endpoint_run(
     seeded: db.Seeded, *, clients: int, per: int, seconds: int, loop: str, workers: int, log: Path
 ):
     db.reset(seeded)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers)}
     gunicorn = Path(sys.executable).parent / "gunicorn"
     with log.open("w") as log_file:
@@ -231,7 +212,7 @@ def endpoint_run(
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_listening(port, server)
+            wait_listening(port, server, name="gunicorn", timeout=60, log=lambda: f"see {log}")
             row = paired_run(
                 clients=clients,
                 seconds=seconds,

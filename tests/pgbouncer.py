@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.servers import free_port, wait_listening
 
 BINARY = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 
 
 def available() -> bool:
     return Path(BINARY).is_file() and os.access(BINARY, os.X_OK)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _quoted(value: str) -> str:
@@ -38,7 +32,7 @@ def running(*, host: str, port: int | str, user: str, password: str = "", pool_s
     """Yield the port of a PgBouncer (transaction mode, at most ``pool_size`` server
     connections per database) that forwards every database to ``host:port``."""
     folder = Path(tempfile.mkdtemp(prefix="quorum-pgbouncer-"))
-    listen = _free_port()
+    listen = free_port()
     (folder / "users.txt").write_text(f"{_quoted(user)} {_quoted(password)}\n")
     (folder / "pgbouncer.ini").write_text(
         "[databases]\n"
@@ -56,17 +50,13 @@ def running(*, host: str, port: int | str, user: str, password: str = "", pool_s
     log = open(folder / "pgbouncer.log", "wb")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"pgbouncer exited: {(folder / 'pgbouncer.log').read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", listen), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        wait_listening(
+            listen,
+            process,
+            name="pgbouncer",
+            timeout=10,
+            log=lambda: (folder / "pgbouncer.log").read_text(),
+        )
         yield listen
     finally:
         process.terminate()

@@ -2,11 +2,11 @@
 
 import http.client
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.servers import free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,29 +37,15 @@ def test_loading_the_app_opens_no_connection(tmp_path):
     assert result.stdout.strip() == "[]"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_deployed_config_serves_requests_on_one_kept_alive_connection(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = _env(tmp_path, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2")
     gunicorn = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "crowd.wsgi"]
     server = subprocess.Popen(
         gunicorn, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.stdout.read()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "gunicorn did not listen within 60 s"
-                time.sleep(0.2)
+        wait_listening(port, server, name="gunicorn", timeout=60, log=server.stdout.read)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         statuses, sockets = [], []
         for _ in range(3):
