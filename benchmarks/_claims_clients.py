@@ -15,9 +15,11 @@ instead of hanging on a missing result.
 
 from __future__ import annotations
 
+import gc
 import http.client
 import itertools
 import json
+import os
 import time
 import traceback
 
@@ -25,7 +27,15 @@ PAYLOAD = {"regions": []}  # "nothing here": valid for every region kind, cheap 
 
 
 def _result(**fields) -> dict:
-    base = {"claims": 0, "latencies": [], "submit_latencies": [], "nothing": {}, "errors": []}
+    base = {
+        "claims": 0,
+        "latencies": [],
+        "submit_latencies": [],
+        "nothing": {},
+        "errors": [],
+        "cpu_s": [0.0, 0.0],  # this process's CPU over the timed loop: user, system
+        "gc": {"collections": [0, 0, 0], "seconds": 0.0},  # the collector's passes in the loop
+    }
     base.update(fields)
     return base
 
@@ -38,6 +48,24 @@ def _turns(items: list, *, cycle: bool):
     """The workers (or their tokens) in turn: round and round, or each once."""
     yield from itertools.cycle(items) if cycle else items
     raise WorkersExhausted(f"all {len(items)} workers of this process claimed; seed more")
+
+
+class _CollectorWatch:
+    """Counts the garbage collector's passes (by generation) and their time into ``tally``."""
+
+    def __init__(self, tally: dict) -> None:
+        self.tally, self.started = tally, 0.0
+        gc.callbacks.append(self)
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.tally["collections"][info["generation"]] += 1
+            self.tally["seconds"] += time.perf_counter() - self.started
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self)
 
 
 def _run_loop(claim, submit, loop: str, seconds: float, ready, go, results, idle=None) -> None:
@@ -55,6 +83,8 @@ def _run_loop(claim, submit, loop: str, seconds: float, ready, go, results, idle
         idle()
     ready.put(True)
     go.wait()
+    collector = _CollectorWatch(out["gc"])
+    cpu0 = os.times()
     end = time.perf_counter() + seconds
     lat, sub_lat, nothing = out["latencies"], out["submit_latencies"], out["nothing"]
     while True:
@@ -83,6 +113,9 @@ def _run_loop(claim, submit, loop: str, seconds: float, ready, go, results, idle
             out["errors"].append(f"submit: {type(exc).__name__}: {exc}"[:300])
             continue
         sub_lat.append(time.perf_counter() - t1)
+    cpu1 = os.times()
+    out["cpu_s"] = [cpu1.user - cpu0.user, cpu1.system - cpu0.system]
+    collector.stop()
     out["claims"] = len(lat)
     results.put(out)
 

@@ -52,6 +52,7 @@ from pathlib import Path
 
 from benchmarks import _claims_db as db
 from benchmarks._claims_clients import http_client, service_client
+from benchmarks._cpu_split import CpuSplit
 from tests import pgbouncer
 from tests.servers import free_port, wait_listening
 
@@ -110,7 +111,13 @@ def summarise(results: list[dict], seconds: float) -> dict:
         for reason, n in r["nothing"].items():
             nothing[reason] = nothing.get(reason, 0) + n
     errors = [e for r in results for e in r["errors"]]
+    claims = max(len(lat), 1)
     return {
+        "client_cpu_ms_per_claim": [
+            sum(r["cpu_s"][k] for r in results) * 1000 / claims for k in (0, 1)
+        ],
+        "gc_collections": [sum(r["gc"]["collections"][g] for r in results) for g in range(3)],
+        "gc_ms_per_claim": sum(r["gc"]["seconds"] for r in results) * 1000 / claims,
         "claims": len(lat),
         "claims_per_s": len(lat) / seconds,
         "p50_ms": percentile(lat, 0.50) * 1000,
@@ -131,6 +138,7 @@ def paired_run(*, clients: int, seconds: int, target, args_for) -> dict:
     (64 processes take tens of seconds to import Django) and off the spawn's CPU burst."""
     ctx = mp.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    split = CpuSplit()
     procs = [
         ctx.Process(target=target, args=(*args_for(i), seconds, ready, go, results), daemon=True)
         for i in range(clients)
@@ -144,8 +152,10 @@ def paired_run(*, clients: int, seconds: int, target, args_for) -> dict:
             raise RuntimeError("client failed to start:\n" + failed[0]["errors"][0])
         db.checkpoint()
         ceiling = db.pgbench_ceiling(PGBENCH_DB, clients=clients, seconds=seconds)
+        split.start()
         go.set()
         out = [results.get(timeout=seconds + 120) for _ in procs]
+        cpu = split.stop(sum(len(r["latencies"]) for r in out))
         for p in procs:
             p.join(timeout=30)  # gone, with their connections, before pgbench runs again
         # The same ceiling again once the clients are gone: the machine is shared, and a
@@ -163,6 +173,7 @@ def paired_run(*, clients: int, seconds: int, target, args_for) -> dict:
         "ceiling_tps_after": after.tps,
     }
     row.update(summarise(out, seconds))
+    row["cpu_ms_per_claim"] = cpu
     row["ratio"] = row["claims_per_s"] / ceiling.tps
     row["p99_over_latency"] = row["p99_ms"] / ceiling.latency_ms
     return row
@@ -287,10 +298,13 @@ def print_report(rows: list[dict], fresh: dict, verdicts) -> None:
     head = (
         f"{'run':<9}{'C':>3} {'pgbench tps':>11} {'lat ms':>7} {'claims/s':>9} {'ratio':>6} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'p99/lat':>7} {'submit p50':>10} {'errors':>6} "
-        f"{'tps after':>9}  "
+        f"{'tps after':>9} {'client cpu':>10} {'gc':>5}  "
         "nothing-for-you"
     )
     print("\nAssignment claims vs pgbench -N (paired, same client count, measured just before)")
+    print(
+        "(client cpu: the client processes' user/system CPU, gc: their garbage collector, ms per claim)"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -299,7 +313,15 @@ def print_report(rows: list[dict], fresh: dict, verdicts) -> None:
             f"{r['kind']:<9}{r['clients']:>3} {r['ceiling_tps']:>11.0f} "
             f"{r['ceiling_latency_ms']:>7.2f} {r['claims_per_s']:>9.1f} {r['ratio']:>6.3f} "
             f"{r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['p99_over_latency']:>7.1f} "
-            f"{r['submit_p50_ms']:>10.2f} {r['errors']:>6} {r['ceiling_tps_after']:>9.0f}  {nothing}"
+            f"{r['submit_p50_ms']:>10.2f} {r['errors']:>6} {r['ceiling_tps_after']:>9.0f} "
+            f"{'/'.join(f'{v:.2f}' for v in r['client_cpu_ms_per_claim']):>10} "
+            f"{r['gc_ms_per_claim']:>5.3f}  {nothing}"
+        )
+        cpu = r["cpu_ms_per_claim"]
+        print(
+            f"{'':12} CPU ms per claim: postgres {cpu['postgres_ms']:.3f}, pgbouncer "
+            f"{cpu['pgbouncer_ms']:.3f}, clients and the rest {cpu['other_ms']:.3f}, "
+            f"idle {cpu['idle_ms']:.3f}"
         )
         for e in r["first_errors"]:
             print(f"    error: {e.splitlines()[-1] if e else e}")
