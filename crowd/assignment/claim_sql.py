@@ -278,6 +278,26 @@ def _claim_round_trip(connection, params: dict, *, with_task: bool) -> tuple | N
         return cursor.fetchone()
 
 
+class _LeaseRow(NamedTuple):
+    """A new lease's row in the model's field order: the model defaults the statement inserts
+    for every column it does not set, and where the id and the columns it sets go."""
+
+    attnames: tuple[str, ...]
+    defaults: tuple
+    positions: tuple[int, ...]  # of "id" and _CLAIM_SETS, in that order
+
+
+@cache
+def _lease_row() -> _LeaseRow:
+    attnames = tuple(f.attname for f in Assignment._meta.concrete_fields)
+    template = Assignment()
+    return _LeaseRow(
+        attnames,
+        tuple(getattr(template, name) for name in attnames),
+        tuple(attnames.index(name) for name in ("id", *_CLAIM_SETS)),
+    )
+
+
 def claim_regular_fast(
     *, worker, project_id: int, now: datetime, with_task: bool = False
 ) -> tuple[Assignment, LeaseTask | None] | None:
@@ -298,16 +318,15 @@ def claim_regular_fast(
     if row is None:
         return None
     assignment_id, item_id, expires, funded_minor, *task = row
-    assignment = Assignment(
-        pk=assignment_id,
-        project_id=project_id,
-        item_id=item_id,
-        worker=worker,
-        leased_at=now,
-        lease_expires_at=expires,
-        funded_minor=funded_minor,
-    )
-    assignment._state.adding, assignment._state.db = False, DEFAULT_DB_ALIAS
+    lease_row = _lease_row()
+    values = list(lease_row.defaults)
+    leased = (assignment_id, project_id, worker.pk, item_id, now, expires, funded_minor)
+    for position, value in zip(lease_row.positions, leased, strict=True):
+        values[position] = value
+    # The row as the statement wrote it: built as loaded (positional, the model's fast path;
+    # a third of the keyword constructor's time).
+    assignment = Assignment.from_db(DEFAULT_DB_ALIAS, lease_row.attnames, values)
+    assignment.worker = worker
     if not with_task:
         return assignment, None
     width, height, kind, instructions, extensions, categories = task

@@ -89,6 +89,16 @@ def test_leases_the_item_the_queue_puts_first_and_writes_no_ledger_entry(paid, w
     assert books_total() == 0
 
 
+def test_the_lease_returned_is_the_row_stored_field_by_field(paid, wendy):
+    funded_items(paid)
+    lease = fast(wendy, paid)
+    stored = Assignment.objects.get(pk=lease.pk)
+    for field in Assignment._meta.concrete_fields:
+        assert getattr(lease, field.attname) == getattr(stored, field.attname), field.name
+    assert lease.worker is wendy  # no query to read it back
+    assert (lease._state.adding, lease._state.db) == (False, "default")
+
+
 def test_a_free_project_leases_without_ledger_entries(alice, wendy):
     project = factories.make_project(owner=alice)
     funded_items(project)
