@@ -26,9 +26,11 @@ deleted and the items reset, then VACUUM ANALYZE and a CHECKPOINT), so the clien
 compare like with like. After each run the claim's queries and the plan of its locking query
 are probed on the state the run left, to say where the time went.
 
-``--pgbouncer N`` sends the clients (and gunicorn) through a real PgBouncer in transaction mode
-holding N server connections, with prepared statements off (Debian's PgBouncer is 1.18, which
-cannot carry them); pgbench stays direct: the ceiling is the machine's.
+``--pgbouncer N`` sends the service clients through a real PgBouncer in transaction mode holding
+N server connections, with prepared statements off (Debian's PgBouncer is 1.18, which cannot
+carry them); pgbench stays direct: the ceiling is the machine's. gunicorn stays direct unless
+``--endpoint-pgbouncer``, as deployed: its 4 processes of 2 threads hold 8 connections, which
+need no pooler (README, "Behind a connection pooler"), while 16 or 64 claiming processes do.
 
 Needs a local PostgreSQL superuser ``postgres`` on 127.0.0.1:5432 and ``pgbench``. Creates and
 drops two throwaway databases (``quorum_bench_claims``, ``quorum_pgbench_claims``). Results are
@@ -203,11 +205,24 @@ def service_run(seeded: db.Seeded, *, clients: int, per: int, seconds: int, loop
 
 
 def endpoint_run(
-    seeded: db.Seeded, *, clients: int, per: int, seconds: int, loop: str, workers: int, log: Path
+    seeded: db.Seeded,
+    *,
+    clients: int,
+    per: int,
+    seconds: int,
+    loop: str,
+    workers: int,
+    log: Path,
+    database_env: dict[str, str | None],
 ):
     db.reset(seeded)
     port = free_port()
-    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers)}
+    env = {k: v for k, v in os.environ.items() if k not in database_env}
+    env.update(
+        {k: v for k, v in database_env.items() if v is not None},
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS=str(workers),
+    )
     gunicorn = Path(sys.executable).parent / "gunicorn"
     with log.open("w") as log_file:
         server = subprocess.Popen(
@@ -381,8 +396,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         metavar="N",
-        help="clients (and gunicorn) go through a PgBouncer in transaction mode with N server "
+        help="service clients go through a PgBouncer in transaction mode with N server "
         "connections and prepared statements off (PgBouncer before 1.21); pgbench stays direct",
+    )
+    parser.add_argument(
+        "--endpoint-pgbouncer",
+        action="store_true",
+        help="with --pgbouncer: gunicorn goes through it too (default: direct)",
     )
     parser.add_argument("--skip-endpoint", action="store_true")
     parser.add_argument("--pgbench-scale", type=int, default=10)
@@ -421,8 +441,10 @@ def main(argv: list[str] | None = None) -> int:
             return args.workers_per_client if submits else args.workers // clients
 
         fresh = probe(seeded)
+        # gunicorn's database settings: direct, unless asked through PgBouncer below.
+        direct = {"DATABASE_URL": os.environ["DATABASE_URL"], "DATABASE_PREPARE_THRESHOLD": None}
         if args.pgbouncer:
-            # Only the processes started from here on (clients, gunicorn) read these: this
+            # Only the processes started from here on (clients) read these: this
             # process's Django, which resets and probes between runs, stays direct.
             port = stack.enter_context(
                 pgbouncer.running(
@@ -451,11 +473,15 @@ def main(argv: list[str] | None = None) -> int:
                     loop=args.loop,
                     workers=args.gunicorn_workers,
                     log=RESULTS / f"assignment_claims-{stamp}.gunicorn.log",
+                    database_env={} if args.endpoint_pgbouncer else direct,
                 )
             )
         verdicts = checks(rows)
         if args.pgbouncer:
-            print(f"\nclients through PgBouncer, {args.pgbouncer} server connections, not prepared")
+            print(
+                f"\nservice clients{' and gunicorn' if args.endpoint_pgbouncer else ''} through "
+                f"PgBouncer, {args.pgbouncer} server connections, not prepared"
+            )
         print_report(rows, fresh, verdicts)
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=db.REPO, capture_output=True, text=True
