@@ -10,6 +10,12 @@ _TICK = os.sysconf("SC_CLK_TCK")
 _SERVERS = ("postgres", "pgbouncer")
 
 
+def process_cpu_seconds(pid: int | str) -> float:
+    """CPU seconds (user + system) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
 def _process_cpu() -> dict[int, tuple[str, float]]:
     """Every live server process: its name and the CPU seconds it has used so far."""
     out = {}
@@ -19,8 +25,7 @@ def _process_cpu() -> dict[int, tuple[str, float]]:
         try:
             comm = (proc / "comm").read_text().strip()
             if comm in _SERVERS:
-                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-                out[int(proc.name)] = comm, (int(fields[11]) + int(fields[12])) / _TICK
+                out[int(proc.name)] = comm, process_cpu_seconds(proc.name)
         except OSError:  # ended meanwhile
             continue
     return out

@@ -213,16 +213,11 @@ def endpoint_run(
     loop: str,
     workers: int,
     log: Path,
-    database_env: dict[str, str | None],
+    base_env: dict[str, str],
 ):
     db.reset(seeded)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in database_env}
-    env.update(
-        {k: v for k, v in database_env.items() if v is not None},
-        GUNICORN_BIND=f"127.0.0.1:{port}",
-        GUNICORN_WORKERS=str(workers),
-    )
+    env = {**base_env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers)}
     gunicorn = Path(sys.executable).parent / "gunicorn"
     with log.open("w") as log_file:
         server = subprocess.Popen(
@@ -441,8 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             return args.workers_per_client if submits else args.workers // clients
 
         fresh = probe(seeded)
-        # gunicorn's database settings: direct, unless asked through PgBouncer below.
-        direct = {"DATABASE_URL": os.environ["DATABASE_URL"], "DATABASE_PREPARE_THRESHOLD": None}
+        direct_env = dict(os.environ)  # gunicorn's, unless --endpoint-pgbouncer
         if args.pgbouncer:
             # Only the processes started from here on (clients) read these: this
             # process's Django, which resets and probes between runs, stays direct.
@@ -473,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
                     loop=args.loop,
                     workers=args.gunicorn_workers,
                     log=RESULTS / f"assignment_claims-{stamp}.gunicorn.log",
-                    database_env={} if args.endpoint_pgbouncer else direct,
+                    base_env=dict(os.environ) if args.endpoint_pgbouncer else direct_env,
                 )
             )
         verdicts = checks(rows)

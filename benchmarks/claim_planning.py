@@ -24,9 +24,9 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 from benchmarks import _claims_db as db
+from benchmarks._cpu_split import process_cpu_seconds
 
 BENCH_DB = "quorum_bench_planning"
 WAYS = (
@@ -35,11 +35,6 @@ WAYS = (
     ("function, prepared call", "function", True),
     ("function, call planned per call", "function", False),
 )
-
-
-def backend_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 conn, total = conns[label], totals[label]
                 pid = conn.info.backend_pid
                 block = [next(workers) for _ in range(per_block)]
-                t0, c0, b0 = time.perf_counter(), time.process_time(), backend_cpu_seconds(pid)
+                t0, c0, b0 = time.perf_counter(), time.process_time(), process_cpu_seconds(pid)
                 for worker in block:
                     params = {"now": timezone.now(), "project": seeded.project_id, "worker": worker}
                     with psycopg.RawCursor(conn) as cursor:
@@ -100,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                             raise RuntimeError(f"{label}: no lease for worker {worker}")
                 total[0] += time.perf_counter() - t0
                 total[1] += time.process_time() - c0
-                total[2] += backend_cpu_seconds(pid) - b0
+                total[2] += process_cpu_seconds(pid) - b0
                 total[3] += len(block)
         for conn in conns.values():
             conn.close()

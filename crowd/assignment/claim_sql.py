@@ -324,7 +324,7 @@ def claim_regular_fast(
     for position, value in zip(lease_row.positions, leased, strict=True):
         values[position] = value
     # The row as the statement wrote it: built as loaded (positional, the model's fast path;
-    # a third of the keyword constructor's time).
+    # less than half the keyword constructor's time).
     assignment = Assignment.from_db(DEFAULT_DB_ALIAS, lease_row.attnames, values)
     assignment.worker = worker
     if not with_task:
