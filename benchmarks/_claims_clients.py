@@ -1,4 +1,4 @@
-"""Client processes of the assignment-claims benchmark (started with ``spawn``).
+"""Client processes of the assignment-claims benchmark (forked from a server that set Django up).
 
 Each process serves crowd workers in turn, as a web process serves many people. Two loops:
 

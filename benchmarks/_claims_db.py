@@ -1,8 +1,8 @@
 """Databases for the assignment-claims benchmark: throwaway creation, the seeded project, the
 reset between runs, and the pgbench ceiling. Used by ``benchmarks.assignment_claims`` only.
 
-Everything that needs Django imports it inside the function: the client processes are started
-with ``spawn`` and import this package before ``django.setup()`` has run.
+Everything that needs Django imports it inside the function: this module is imported before
+``django.setup()`` has run (by the benchmark's main process, and by ``claim_planning``).
 """
 
 from __future__ import annotations

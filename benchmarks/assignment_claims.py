@@ -5,7 +5,7 @@
 
 For each client count C the machine's ceiling is measured just before the claim run, at the
 same C: ``pgbench -N`` (one short write transaction: three single-row updates and an insert).
-Then C processes (spawned, each its own Django and a one-connection psycopg pool) call
+Then C processes (forked from one that set Django up, each with its own psycopg pool) call
 ``assignment_claim_next`` in a loop for the same number of seconds, each call a different
 worker's first claim of the run (``--loop claim``, the default: the claim service alone, as
 issue 4 asks; the pool of ``--workers`` is split between the processes), or each of a few
@@ -60,7 +60,7 @@ from tests.servers import free_port, wait_listening
 
 BENCH_DB, PGBENCH_DB = "quorum_bench_claims", "quorum_pgbench_claims"
 RESULTS = Path(__file__).resolve().parent / "results"
-READY_TIMEOUT = 300  # 64 spawned processes each import Django on 2 cores: tens of seconds
+READY_TIMEOUT = 300  # the fork server imports Django first; then 64 clients connect on 2 cores
 
 SERVICE_RATIO, SERVICE_RATIO_64, KEEP_OF_16, P99_FACTOR, ENDPOINT_RATIO = 0.30, 0.25, 0.85, 8, 0.10
 
@@ -136,9 +136,16 @@ def summarise(results: list[dict], seconds: float) -> dict:
 
 def paired_run(*, clients: int, seconds: int, target, args_for) -> dict:
     """Start the client processes and let them warm up, measure pgbench -N at the same client
-    count, then release the clients. Spawning first keeps the ceiling *just* before the run
-    (64 processes take tens of seconds to import Django) and off the spawn's CPU burst."""
-    ctx = mp.get_context("spawn")
+    count, then release the clients. Starting them first keeps the ceiling *just* before the
+    run and off the start's CPU burst.
+
+    The clients fork from a server that imported Django once (``_claims_preload``), as
+    deployed processes do (gunicorn's ``preload_app``, Celery's prefork pool): 64 processes
+    that each import their own Django cost a sixth more CPU per claim than 64 forked from one
+    (benchmarks/README.md). The server starts with the first client, so it reads the
+    environment as it is then (the clients' ``DATABASE_URL`` included)."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["benchmarks._claims_preload"])
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     split = CpuSplit()
     procs = [
