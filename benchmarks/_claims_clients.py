@@ -68,11 +68,14 @@ class _CollectorWatch:
         gc.callbacks.remove(self)
 
 
-def _run_loop(claim, submit, loop: str, seconds: float, ready, go, results, idle=None) -> None:
+def _run_loop(
+    claim, submit, loop: str, seconds: float, ready, go, results, release, idle=None
+) -> None:
     """Warm up with one claim (and submit, if the loop submits) to open the connection and
-    fill caches, say ready, wait for the start signal, then loop for ``seconds``. ``claim``
-    returns an assignment id or a reason string (nothing for you); ``submit`` takes the id
-    and runs only in the ``claim+submit`` loop."""
+    fill caches, say ready, wait for the start signal, then loop for ``seconds``, report, and
+    hold the connection until ``release``. ``claim`` returns an assignment id or a reason
+    string (nothing for you); ``submit`` takes the id and runs only in the ``claim+submit``
+    loop."""
     if loop != "claim+submit":
         submit = None
     out = _result()
@@ -118,10 +121,20 @@ def _run_loop(claim, submit, loop: str, seconds: float, ready, go, results, idle
     collector.stop()
     out["claims"] = len(lat)
     results.put(out)
+    # A direct connection's server process ends with it, and its CPU leaves /proc with it:
+    # stay connected until the parent has read the CPU split.
+    release.wait(timeout=120)
 
 
 def service_client(
-    worker_ids: list[int], project_id: int, loop: str, seconds: float, ready, go, results
+    worker_ids: list[int],
+    project_id: int,
+    loop: str,
+    seconds: float,
+    ready,
+    go,
+    results,
+    release,
 ) -> None:
     """Call the claim (and submit) services directly (no HTTP), in this process's own
     Django with its own small connection pool (DATABASE_* from the inherited environment)."""
@@ -159,14 +172,22 @@ def service_client(
             connection.close()
             connection.close_pool()
 
-        _run_loop(claim, submit, loop, seconds, ready, go, results, idle=idle)
+        _run_loop(claim, submit, loop, seconds, ready, go, results, release, idle=idle)
     except BaseException:
         ready.put(False)
         results.put(_result(errors=[traceback.format_exc()]))
 
 
 def http_client(
-    tokens: list[str], port: int, project_id: int, loop: str, seconds: float, ready, go, results
+    tokens: list[str],
+    port: int,
+    project_id: int,
+    loop: str,
+    seconds: float,
+    ready,
+    go,
+    results,
+    release,
 ) -> None:
     """The same loop through the API: ``http.client`` keeps the connection alive where the
     server allows it (gunicorn's threaded workers do; with ``GUNICORN_THREADS=1``, its sync
@@ -204,7 +225,7 @@ def http_client(
 
         # While pgbench measures the ceiling the connection idles past the server's keep-alive
         # timeout: close it, so the first timed claim opens a fresh one instead of failing.
-        _run_loop(claim, submit, loop, seconds, ready, go, results, idle=conn.close)
+        _run_loop(claim, submit, loop, seconds, ready, go, results, release, idle=conn.close)
     except BaseException:
         ready.put(False)
         results.put(_result(errors=[traceback.format_exc()]))

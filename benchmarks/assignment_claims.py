@@ -146,10 +146,12 @@ def paired_run(*, clients: int, seconds: int, target, args_for) -> dict:
     environment as it is then (the clients' ``DATABASE_URL`` included)."""
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["benchmarks._claims_preload"])
-    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    ready, results, go, release = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Event()
     split = CpuSplit()
     procs = [
-        ctx.Process(target=target, args=(*args_for(i), seconds, ready, go, results), daemon=True)
+        ctx.Process(
+            target=target, args=(*args_for(i), seconds, ready, go, results, release), daemon=True
+        )
         for i in range(clients)
     ]
     for p in procs:
@@ -165,12 +167,14 @@ def paired_run(*, clients: int, seconds: int, target, args_for) -> dict:
         go.set()
         out = [results.get(timeout=seconds + 120) for _ in procs]
         cpu = split.stop(sum(len(r["latencies"]) for r in out))
+        release.set()
         for p in procs:
             p.join(timeout=30)  # gone, with their connections, before pgbench runs again
         # The same ceiling again once the clients are gone: the machine is shared, and a
         # before/after gap says how far the pair can be trusted.
         after = db.pgbench_ceiling(PGBENCH_DB, clients=clients, seconds=seconds)
     finally:
+        release.set()
         for p in procs:
             p.join(timeout=30 if go.is_set() else 0)  # never started: nothing to wait for
             if p.is_alive():
