@@ -136,13 +136,13 @@ def summarise(results: list[dict], seconds: float) -> dict:
 
 def paired_run(*, clients: int, seconds: int, target, args_for) -> dict:
     """Start the client processes and let them warm up, measure pgbench -N at the same client
-    count, then release the clients. Starting them first keeps the ceiling *just* before the
+    count, then set the clients going. Starting them first keeps the ceiling *just* before the
     run and off the start's CPU burst.
 
     The clients fork from a server that imported Django once (``_claims_preload``), as
     deployed processes do (gunicorn's ``preload_app``, Celery's prefork pool): 64 processes
-    that each import their own Django cost a sixth more CPU per claim than 64 forked from one
-    (benchmarks/README.md). The server starts with the first client, so it reads the
+    that each imported their own Django spent 0.45-0.48 ms of CPU per claim on the clients'
+    side, 64 forked from one 0.38 ms (benchmarks/README.md). The server starts with the first client, so it reads the
     environment as it is then (the clients' ``DATABASE_URL`` included)."""
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["benchmarks._claims_preload"])
