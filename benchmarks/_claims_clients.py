@@ -22,6 +22,7 @@ import json
 import os
 import time
 import traceback
+from typing import Any, NamedTuple
 
 PAYLOAD = {"regions": []}  # "nothing here": valid for every region kind, cheap to validate
 
@@ -68,12 +69,20 @@ class _CollectorWatch:
         gc.callbacks.remove(self)
 
 
-def _run_loop(
-    claim, submit, loop: str, seconds: float, ready, go, results, release, idle=None
-) -> None:
+class Signals(NamedTuple):
+    """Between the parent and its client processes: each says it is ready (or failed), waits
+    for ``go``, reports its result, then holds its connection until ``release``."""
+
+    ready: Any  # multiprocessing queues and events, of the parent's context
+    go: Any
+    results: Any
+    release: Any
+
+
+def _run_loop(claim, submit, loop: str, seconds: float, signals: Signals, idle=None) -> None:
     """Warm up with one claim (and submit, if the loop submits) to open the connection and
     fill caches, say ready, wait for the start signal, then loop for ``seconds``, report, and
-    hold the connection until ``release``. ``claim`` returns an assignment id or a reason
+    hold the connection until released. ``claim`` returns an assignment id or a reason
     string (nothing for you); ``submit`` takes the id and runs only in the ``claim+submit``
     loop."""
     if loop != "claim+submit":
@@ -84,8 +93,8 @@ def _run_loop(
         submit(warm)
     if idle is not None:
         idle()
-    ready.put(True)
-    go.wait()
+    signals.ready.put(True)
+    signals.go.wait()
     collector = _CollectorWatch(out["gc"])
     cpu0 = os.times()
     end = time.perf_counter() + seconds
@@ -120,10 +129,10 @@ def _run_loop(
     out["cpu_s"] = [cpu1.user - cpu0.user, cpu1.system - cpu0.system]
     collector.stop()
     out["claims"] = len(lat)
-    results.put(out)
+    signals.results.put(out)
     # A direct connection's server process ends with it, and its CPU leaves /proc with it:
     # stay connected until the parent has read the CPU split.
-    release.wait(timeout=120)
+    signals.release.wait(timeout=120)
 
 
 def service_client(
@@ -131,10 +140,7 @@ def service_client(
     project_id: int,
     loop: str,
     seconds: float,
-    ready,
-    go,
-    results,
-    release,
+    signals: Signals,
 ) -> None:
     """Call the claim (and submit) services directly (no HTTP), in this process's own
     Django with its own small connection pool (DATABASE_* from the inherited environment)."""
@@ -172,10 +178,10 @@ def service_client(
             connection.close()
             connection.close_pool()
 
-        _run_loop(claim, submit, loop, seconds, ready, go, results, release, idle=idle)
+        _run_loop(claim, submit, loop, seconds, signals, idle=idle)
     except BaseException:
-        ready.put(False)
-        results.put(_result(errors=[traceback.format_exc()]))
+        signals.ready.put(False)
+        signals.results.put(_result(errors=[traceback.format_exc()]))
 
 
 def http_client(
@@ -184,10 +190,7 @@ def http_client(
     project_id: int,
     loop: str,
     seconds: float,
-    ready,
-    go,
-    results,
-    release,
+    signals: Signals,
 ) -> None:
     """The same loop through the API: ``http.client`` keeps the connection alive where the
     server allows it (gunicorn's threaded workers do; with ``GUNICORN_THREADS=1``, its sync
@@ -225,7 +228,7 @@ def http_client(
 
         # While pgbench measures the ceiling the connection idles past the server's keep-alive
         # timeout: close it, so the first timed claim opens a fresh one instead of failing.
-        _run_loop(claim, submit, loop, seconds, ready, go, results, release, idle=conn.close)
+        _run_loop(claim, submit, loop, seconds, signals, idle=conn.close)
     except BaseException:
-        ready.put(False)
-        results.put(_result(errors=[traceback.format_exc()]))
+        signals.ready.put(False)
+        signals.results.put(_result(errors=[traceback.format_exc()]))

@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import _claims_db as db
-from benchmarks._claims_clients import http_client, service_client
+from benchmarks._claims_clients import Signals, http_client, service_client
 from benchmarks._cpu_split import CpuSplit
 from tests import pgbouncer
 from tests.servers import free_port, wait_listening
@@ -142,41 +142,40 @@ def paired_run(*, clients: int, seconds: int, target, args_for) -> dict:
     The clients fork from a server that imported Django once (``_claims_preload``), as
     deployed processes do (gunicorn's ``preload_app``, Celery's prefork pool): 64 processes
     that each imported their own Django spent 0.45-0.48 ms of CPU per claim on the clients'
-    side, 64 forked from one 0.38 ms (benchmarks/README.md). The server starts with the first client, so it reads the
-    environment as it is then (the clients' ``DATABASE_URL`` included)."""
+    side, 64 forked from one 0.38 ms (benchmarks/README.md). The server starts with the
+    first client, so it reads the environment as it is then (the clients' ``DATABASE_URL``
+    included)."""
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["benchmarks._claims_preload"])
-    ready, results, go, release = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Event()
+    signals = Signals(ready=ctx.Queue(), go=ctx.Event(), results=ctx.Queue(), release=ctx.Event())
     split = CpuSplit()
     procs = [
-        ctx.Process(
-            target=target, args=(*args_for(i), seconds, ready, go, results, release), daemon=True
-        )
+        ctx.Process(target=target, args=(*args_for(i), seconds, signals), daemon=True)
         for i in range(clients)
     ]
     for p in procs:
         p.start()
     try:
-        oks = [ready.get(timeout=READY_TIMEOUT) for _ in procs]
+        oks = [signals.ready.get(timeout=READY_TIMEOUT) for _ in procs]
         if not all(oks):
-            failed = [results.get(timeout=10) for _ in range(oks.count(False))]
+            failed = [signals.results.get(timeout=10) for _ in range(oks.count(False))]
             raise RuntimeError("client failed to start:\n" + failed[0]["errors"][0])
         db.checkpoint()
         ceiling = db.pgbench_ceiling(PGBENCH_DB, clients=clients, seconds=seconds)
         split.start()
-        go.set()
-        out = [results.get(timeout=seconds + 120) for _ in procs]
+        signals.go.set()
+        out = [signals.results.get(timeout=seconds + 120) for _ in procs]
         cpu = split.stop(sum(len(r["latencies"]) for r in out))
-        release.set()
+        signals.release.set()
         for p in procs:
             p.join(timeout=30)  # gone, with their connections, before pgbench runs again
         # The same ceiling again once the clients are gone: the machine is shared, and a
         # before/after gap says how far the pair can be trusted.
         after = db.pgbench_ceiling(PGBENCH_DB, clients=clients, seconds=seconds)
     finally:
-        release.set()
+        signals.release.set()
         for p in procs:
-            p.join(timeout=30 if go.is_set() else 0)  # never started: nothing to wait for
+            p.join(timeout=30 if signals.go.is_set() else 0)  # never started: nothing to wait for
             if p.is_alive():
                 p.kill()
     row = {
