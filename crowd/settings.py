@@ -149,6 +149,7 @@ INSTALLED_APPS = [
     "workflows.golden",
     "workflows.webhooks",
     "crowd.pay",
+    "workflows.demo",
 ]
 
 MIDDLEWARE = [

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from crowd.accounts.services import user_create
-from workflows.projects.demo import PROJECT_NAME, demo_seed
+from workflows.demo.seed import PROJECT_NAME, demo_seed
 from workflows.projects.services import label_schema_create, project_create
 
 pytestmark = pytest.mark.browser

@@ -27,8 +27,8 @@ from pycocotools.cocoeval import COCOeval
 from crowd.accounts.services import api_token_get_or_create, user_create
 from crowd.celery import app as celery_app
 from crowd.common.exceptions import NothingForYou
-from workflows.golden.simulated_crowd import crowd_answers_simulate, crowd_work
-from workflows.projects.demo import CLASSES, coco_ground_truth, scenes_generate
+from workflows.demo.seed import CLASSES, coco_ground_truth, scenes_generate
+from workflows.demo.simulated_crowd import crowd_answers_simulate, crowd_work
 from workflows.projects.models import Item
 
 from .test_celery_worker import BROKERS, reachable, wait_for

@@ -2,9 +2,9 @@
 
 import pytest
 
-from workflows.golden.demo import demo_pipeline_run
+from workflows.demo.loop import demo_pipeline_run
+from workflows.demo.seed import demo_seed
 from workflows.golden.models import ExportJob, GoldenDatasetVersion
-from workflows.projects.demo import demo_seed
 from workflows.projects.models import Project
 
 pytestmark = pytest.mark.django_db(transaction=True)

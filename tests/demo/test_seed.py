@@ -13,7 +13,7 @@ from pycocotools.coco import COCO
 from crowd.accounts.models import Role, User
 from crowd.labeling.validation import ImageFrame, payload_validate
 from crowd.qualifications.models import QualificationRequirement, QualificationType
-from workflows.projects.demo import (
+from workflows.demo.seed import (
     ACCOUNTS,
     CREDENTIALS_FILE,
     GROUND_TRUTH_FILE,

@@ -14,12 +14,12 @@ from django.db import transaction
 from crowd.accounts.services import user_create
 from crowd.assignment.services import assignment_claim_next
 from crowd.labeling.services import annotation_submit
+from workflows.golden.exports.services import export_request
+from workflows.golden.services import review_decide
+from workflows.golden.versions import golden_version_freeze
 from workflows.projects.models import ItemState, Project
 
-from .exports.services import export_request
-from .services import review_decide
 from .simulated_crowd import crowd_answers_simulate, crowd_work
-from .versions import golden_version_freeze
 
 SIMULATED_WORKERS = 8
 

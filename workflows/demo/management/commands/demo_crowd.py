@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from workflows.golden.demo import demo_pipeline_run
-from workflows.projects.demo import demo_seed
+from workflows.demo.loop import demo_pipeline_run
+from workflows.demo.seed import demo_seed
 from workflows.projects.models import Project
 
 

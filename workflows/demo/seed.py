@@ -29,9 +29,13 @@ from crowd.accounts.models import Role, User
 from crowd.accounts.services import user_create
 from crowd.qualifications.models import QualificationRequirement, QualificationType
 from crowd.qualifications.services import qualification_type_create, requirement_create
-
-from .models import AnnotationKind, Dataset, LabelSchema, Project, ProjectStatus
-from .services import dataset_create, items_create, label_schema_create, project_create
+from workflows.projects.models import AnnotationKind, Dataset, LabelSchema, Project, ProjectStatus
+from workflows.projects.services import (
+    dataset_create,
+    items_create,
+    label_schema_create,
+    project_create,
+)
 
 SITE_URL = "http://127.0.0.1:8000"
 CREDENTIALS_FILE = "demo-credentials.json"

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.projects.demo import demo_seed
+from workflows.demo.seed import demo_seed
 
 
 class Command(BaseCommand):
