@@ -3,6 +3,9 @@
 import numpy as np
 import pytest
 
+from workflows.consensus.fusion.boxes import BOX_METHODS
+from workflows.consensus.fusion.labels import LABEL_METHODS
+from workflows.consensus.fusion.masks import MASK_METHODS
 from workflows.consensus.types import ItemAnnotations, MergeParams, ShapeKind
 
 
@@ -52,3 +55,34 @@ def test_bad_quorum(quorum):
 def test_params_round_trip_to_dict():
     p = MergeParams(quorum=3, oks_sigmas=[0.1, 0.2])
     assert p.to_dict()["quorum"] == 3 and p.to_dict()["oks_sigmas"] == [0.1, 0.2]
+
+
+@pytest.mark.parametrize(
+    ("field", "name"),
+    [
+        ("label_method", "dawid-skene"),
+        ("label_method", "Vote"),
+        ("box_method", "weighted-mean"),
+        ("box_method", "staple"),
+        ("mask_method", "robust"),
+        ("mask_method", ""),
+    ],
+)
+def test_unknown_method_names_are_rejected_naming_the_field_and_the_choices(field, name):
+    with pytest.raises(ValueError, match=field) as info:
+        MergeParams(**{field: name})
+    assert name == "" or repr(name) in str(info.value)
+    allowed = {"label_method": LABEL_METHODS, "box_method": BOX_METHODS}.get(field, MASK_METHODS)
+    assert all(repr(choice) in str(info.value) for choice in allowed)
+
+
+@pytest.mark.parametrize(
+    ("field", "name"),
+    [
+        *(("box_method", n) for n in ("robust", "median", "weighted_mean", "mean", "nearest_mean")),
+        *(("mask_method", n) for n in ("vote", "staple")),
+        *(("label_method", n) for n in ("vote", "dawid_skene")),
+    ],
+)
+def test_every_known_method_name_is_accepted(field, name):
+    assert getattr(MergeParams(**{field: name}), field) == name

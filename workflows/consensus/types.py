@@ -23,12 +23,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "BOX_METHODS",
+    "LABEL_METHODS",
+    "MASK_METHODS",
+    "BoxMethod",
     "FloatArray",
     "IntArray",
     "Rle",
@@ -37,11 +41,29 @@ __all__ = [
     "MergeParams",
     "FusedObject",
     "ItemResult",
+    "LabelMethod",
+    "MaskMethod",
 ]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Rle = dict[str, Any]
+
+#: Fusion method names, defined once here; :mod:`workflows.consensus.fusion` documents them and
+#: :class:`MergeParams` rejects any other name.
+BoxMethod = Literal["robust", "median", "weighted_mean", "mean", "nearest_mean"]
+MaskMethod = Literal["vote", "staple"]
+LabelMethod = Literal["vote", "dawid_skene"]
+BOX_METHODS: tuple[BoxMethod, ...] = get_args(BoxMethod)
+MASK_METHODS: tuple[MaskMethod, ...] = get_args(MaskMethod)
+LABEL_METHODS: tuple[LabelMethod, ...] = get_args(LabelMethod)
+
+#: Every method-name field of :class:`MergeParams` and the names it accepts.
+_METHOD_FIELDS = {
+    "box_method": BOX_METHODS,
+    "mask_method": MASK_METHODS,
+    "label_method": LABEL_METHODS,
+}
 
 
 class ShapeKind(StrEnum):
@@ -212,7 +234,9 @@ class MergeParams:
     class_agnostic
         Match objects of different categories (the fused category is then voted).
     box_method, mask_method, label_method
-        Fusion method names; see :mod:`workflows.consensus.fusion`.
+        Fusion method names, one of :data:`BOX_METHODS`, :data:`MASK_METHODS` and
+        :data:`LABEL_METHODS`; see :mod:`workflows.consensus.fusion`. Any other name raises
+        ``ValueError`` (names are case-sensitive and use underscores: ``"dawid_skene"``).
     oks_sigmas
         Per-keypoint OKS sigmas; ``None`` uses the 17 COCO person sigmas.
     """
@@ -220,9 +244,9 @@ class MergeParams:
     iou_threshold: float = 0.5
     quorum: float | int = 0.5
     class_agnostic: bool = False
-    box_method: str = "robust"
-    mask_method: str = "vote"
-    label_method: str = "vote"
+    box_method: BoxMethod = "robust"
+    mask_method: MaskMethod = "vote"
+    label_method: LabelMethod = "vote"
     oks_sigmas: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
@@ -235,6 +259,10 @@ class MergeParams:
                 raise ValueError(f"a quorum count must be >= 1, got {self.quorum}")
         elif not 0.0 < float(self.quorum) <= 1.0:
             raise ValueError(f"a quorum fraction must be in (0, 1], got {self.quorum}")
+        for name, allowed in _METHOD_FIELDS.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if self.oks_sigmas is not None:
             object.__setattr__(self, "oks_sigmas", tuple(float(s) for s in self.oks_sigmas))
 

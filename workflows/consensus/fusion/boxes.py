@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from workflows.consensus.types import FloatArray
+from workflows.consensus.types import BOX_METHODS, FloatArray
 
 __all__ = ["BOX_METHODS", "fuse_boxes", "fuse_edges", "weighted_median", "pad_clusters"]
-
-BOX_METHODS = ("robust", "median", "weighted_mean", "mean", "nearest_mean")
 
 #: Huber's tuning constant: 95% efficiency under Gaussian noise.
 HUBER_K = 1.345

@@ -11,11 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from workflows.consensus.types import FloatArray, IntArray
+from workflows.consensus.types import LABEL_METHODS, FloatArray, IntArray
 
 __all__ = ["LABEL_METHODS", "majority_vote", "DawidSkene"]
-
-LABEL_METHODS = ("vote", "dawid_skene")
 
 
 def majority_vote(

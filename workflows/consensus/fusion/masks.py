@@ -13,11 +13,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from workflows.consensus.masks import decode, encode, rle_to_box
-from workflows.consensus.types import FloatArray, Rle
+from workflows.consensus.types import MASK_METHODS, FloatArray, Rle
 
 __all__ = ["MASK_METHODS", "fuse_masks", "pixel_vote", "Staple"]
-
-MASK_METHODS = ("vote", "staple")
 
 
 def _crop_stack(rles: Sequence[Rle]) -> tuple[NDArray[np.bool_], tuple[int, int, int, int]]:
