@@ -5,7 +5,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from crowd.accounts.services import user_create
-from workflows.demo.seed import PROJECT_NAME, demo_seed
+from workflows.demo.project import PROJECT_NAME
+from workflows.demo.seed import demo_seed
 from workflows.projects.services import label_schema_create, project_create
 
 pytestmark = pytest.mark.browser

@@ -27,7 +27,7 @@ from pycocotools.cocoeval import COCOeval
 from crowd.accounts.services import api_token_get_or_create, user_create
 from crowd.celery import app as celery_app
 from crowd.common.exceptions import NothingForYou
-from workflows.demo.seed import CLASSES, coco_ground_truth, scenes_generate
+from workflows.demo.scenes import CLASSES, coco_ground_truth, scenes_generate
 from workflows.demo.simulated_crowd import crowd_answers_simulate, crowd_work
 from workflows.projects.models import Item
 
