@@ -12,7 +12,8 @@ class Role(models.TextChoices):
 
 
 class User(AbstractUser):
-    """A person. The role decides what the API and pages let them see and do.
+    """A person. The role decides what the API and pages let them see and do; the rules are
+    in ``crowd.accounts.access``.
 
     Staff and superusers are operators: they use the admin, not the role rules.
     """
@@ -25,22 +26,6 @@ class User(AbstractUser):
                 condition=models.Q(role__in=Role.values), name="user_role_valid"
             ),
         ]
-
-    @property
-    def is_worker(self) -> bool:
-        return self.role == Role.WORKER
-
-    @property
-    def is_manager(self) -> bool:
-        return self.role == Role.MANAGER
-
-    @property
-    def is_reviewer(self) -> bool:
-        return self.role == Role.REVIEWER
-
-    @property
-    def is_auditor(self) -> bool:
-        return self.role == Role.AUDITOR
 
 
 class WorkerProfile(models.Model):

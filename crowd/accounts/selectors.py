@@ -1,56 +1,20 @@
-"""Who may see and change what. Every visibility rule of the API is a function here.
+"""Old home of the access rules, now in ``crowd.accounts.access``: these names are re-exported
+only for the modules not yet switched (crowd/common/views.py, crowd/pay/budget.py,
+crowd/pay/earnings.py, crowd/pay/review.py, crowd/qualifications/services.py,
+workflows/golden/services.py). Import from ``access``; delete this module once they do."""
 
-Staff and superusers (operators) see everything; otherwise the role decides.
-"""
+from .access import (
+    can_see_gold_answers,
+    is_operator,
+    project_list_managed_by,
+    project_list_readable_data_for,
+    project_list_visible_for,
+)
 
-from django.db.models import QuerySet
-
-from workflows.projects.models import Project, ProjectStatus
-
-from .models import Role, User
-
-
-def is_operator(user: User) -> bool:
-    return user.is_staff or user.is_superuser
-
-
-def project_list_visible_for(user: User) -> QuerySet[Project]:
-    """Managers see what they own, reviewers and auditors what they are attached to, workers
-    the projects open for work."""
-    projects = Project.objects.all()
-    if is_operator(user):
-        return projects
-    if user.role == Role.MANAGER:
-        return projects.filter(owner=user)
-    if user.role == Role.REVIEWER:
-        return projects.filter(reviewers=user)
-    if user.role == Role.AUDITOR:
-        return projects.filter(auditors=user)
-    return projects.filter(status=ProjectStatus.ACTIVE)
-
-
-def project_list_readable_data_for(user: User) -> QuerySet[Project]:
-    """Projects whose items and labels (not only the description) the user may read."""
-    if user.role == Role.WORKER and not is_operator(user):
-        return Project.objects.none()
-    return project_list_visible_for(user)
-
-
-def project_list_managed_by(user: User) -> QuerySet[Project]:
-    """Projects the user may change: their own (managers) or all (operators)."""
-    if is_operator(user):
-        return Project.objects.all()
-    if user.role == Role.MANAGER:
-        return Project.objects.filter(owner=user)
-    return Project.objects.none()
-
-
-def can_see_gold_answers(user: User, project: Project) -> bool:
-    """Gold answers are for the people who own or audit a project, never workers or reviewers."""
-    if is_operator(user):
-        return True
-    if user.role == Role.MANAGER:
-        return project.owner_id == user.pk
-    if user.role == Role.AUDITOR:
-        return project.auditors.filter(pk=user.pk).exists()
-    return False
+__all__ = [
+    "can_see_gold_answers",
+    "is_operator",
+    "project_list_managed_by",
+    "project_list_readable_data_for",
+    "project_list_visible_for",
+]

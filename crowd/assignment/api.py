@@ -8,14 +8,19 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crowd.accounts.selectors import is_operator, project_list_managed_by
-from crowd.common.api import ScopedViewSet, require_manager
+from crowd.accounts import access
+from crowd.common.api import ScopedViewSet
 from crowd.labeling.serializers import AnnotationSerializer
 from crowd.labeling.services import annotation_submit
 
 from . import services
 from .models import Assignment, Block
-from .selectors import assignment_list_visible_for, block_list_visible_for, lease_task
+from .selectors import (
+    access_assignment_for_worker_act,
+    assignment_list_visible_for,
+    block_list_visible_for,
+    lease_task,
+)
 from .serializers import (
     AssignmentSerializer,
     BlockSerializer,
@@ -32,6 +37,10 @@ class AssignmentClaimNextApi(APIView):
 
     @extend_schema(request=None, responses={200: LeaseSerializer, 201: LeaseSerializer})
     def post(self, request, project_id: int):
+        if not access.can_take_tasks(request.user):
+            # Workers go straight to the claim (no query here: this is the hot path).
+            access.access_project(request.user, project_id)
+            access.check_can_take_tasks(request.user)
         result = services.assignment_claim_next(
             worker=request.user, project_id=project_id, with_task=True
         )
@@ -59,6 +68,7 @@ class AssignmentViewSet(ScopedViewSet):
     def submit(self, request, pk=None):
         """Submit the answer for your live lease. Repeating the same answer returns the first
         result (200); a different answer for a submitted assignment is a 409."""
+        access_assignment_for_worker_act(request.user, int(pk))
         body = SubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result = annotation_submit(
@@ -73,6 +83,7 @@ class AssignmentViewSet(ScopedViewSet):
     @action(detail=True, methods=["post"], url_path="return")
     def give_back(self, request, pk=None):
         """Give your lease back unworked; the item goes back to the pool."""
+        access_assignment_for_worker_act(request.user, int(pk))
         assignment = services.assignment_return(worker=request.user, assignment_id=int(pk))
         return Response(AssignmentSerializer(assignment).data)
 
@@ -80,6 +91,7 @@ class AssignmentViewSet(ScopedViewSet):
     @action(detail=True, methods=["post"])
     def extend(self, request, pk=None):
         """Extend your lease by the project's lease length, up to its limit of extensions."""
+        access_assignment_for_worker_act(request.user, int(pk))
         assignment = services.assignment_extend(worker=request.user, assignment_id=int(pk))
         return Response(LeaseSerializer(assignment).data)  # loaded with its task
 
@@ -104,18 +116,15 @@ class BlockViewSet(mixins.CreateModelMixin, ScopedViewSet):
     def can_change(self, obj) -> bool:
         user = self.request.user
         if obj.project_id is None:
-            return obj.created_by_id == user.pk or is_operator(user)
-        return project_list_managed_by(user).filter(pk=obj.project_id).exists()
+            return access.can_change_owned(user, owner_id=obj.created_by_id)
+        return access.can_manage_project(user, obj.project)
 
     def perform_create(self, serializer):
-        require_manager(self.request.user)
+        access.check_can_create_projects(self.request.user)
         data = serializer.validated_data
         project = data.get("project")
-        if (
-            project is not None
-            and not project_list_managed_by(self.request.user).filter(pk=project.pk).exists()
-        ):
-            raise PermissionDenied("you do not manage this project")
+        if project is not None:
+            project = access.access_project_for_manage(self.request.user, project.pk)
         serializer.instance = services.block_create(
             worker=data["worker"], project=project, reason=data["reason"], actor=self.request.user
         )

@@ -7,31 +7,46 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from crowd.accounts.selectors import is_operator, project_list_readable_data_for
+from crowd.accounts import access
+from crowd.accounts.models import Role
+from crowd.common.exceptions import Forbidden, NotFound
 from workflows.projects.models import Category, Item, LabelSchema, Project
 
 from .models import Assignment, Block
 
 
 def assignment_list_visible_for(user) -> QuerySet[Assignment]:
-    if is_operator(user):
+    if access.is_operator(user):
         return Assignment.objects.all()
-    if user.role == "worker":
+    if user.role == Role.WORKER:
         return Assignment.objects.filter(worker=user)
     return Assignment.objects.filter(
-        Q(project__in=project_list_readable_data_for(user)) | Q(worker=user)
+        Q(project__in=access.project_list_readable_data_for(user)) | Q(worker=user)
     )
 
 
+def access_assignment_for_worker_act(user, assignment_id: int) -> None:
+    """Refuse anyone but a worker acting on their own assignment (submit, return, extend,
+    appeal): Forbidden if they may see the assignment, NotFound if not. Workers pass without
+    a query: the service finds only their own assignments, so another's is a NotFound."""
+    if access.can_take_tasks(user):
+        return
+    if assignment_list_visible_for(user).filter(pk=assignment_id).exists():
+        raise Forbidden("only the worker who holds this assignment may do this")
+    raise NotFound(f"no assignment {assignment_id}")
+
+
 def block_list_visible_for(user) -> QuerySet[Block]:
-    """Managers see blocks on their projects and every global block; a worker its own."""
-    if is_operator(user):
+    """Managers see blocks on their projects and every global block; a worker its own;
+    auditors those of the projects they audit. Reviewers none: a block is about people,
+    and reviewers see items and labels."""
+    if access.is_operator(user):
         return Block.objects.all()
-    if user.role == "manager":
+    if user.role == Role.MANAGER:
         return Block.objects.filter(Q(project__owner=user) | Q(project__isnull=True))
-    if user.role == "worker":
+    if user.role == Role.WORKER:
         return Block.objects.filter(worker=user)
-    return Block.objects.filter(project__in=project_list_readable_data_for(user))
+    return Block.objects.filter(project__in=access.project_list_audited_by(user))
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,15 @@
 
 from django.db.models import QuerySet
 
-from crowd.accounts.selectors import is_operator, project_list_readable_data_for
+from crowd.accounts import access
+from crowd.accounts.models import Role
 
 from .models import Annotation
 
 
 def annotation_list_visible_for(user) -> QuerySet[Annotation]:
-    if is_operator(user):
+    if access.is_operator(user):
         return Annotation.objects.all()
-    if user.role == "worker":
+    if user.role == Role.WORKER:
         return Annotation.objects.filter(worker=user)
-    return Annotation.objects.filter(item__project__in=project_list_readable_data_for(user))
+    return Annotation.objects.filter(item__project__in=access.project_list_readable_data_for(user))

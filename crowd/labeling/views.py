@@ -7,8 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from crowd.accounts.models import Role
-from crowd.accounts.selectors import project_list_visible_for
+from crowd.accounts import access
 
 
 @login_required
@@ -16,9 +15,10 @@ from crowd.accounts.selectors import project_list_visible_for
 def annotate(request, project_id: int):
     """Projects a worker may not see are a 404; people who are not workers get a 403."""
     project = get_object_or_404(
-        project_list_visible_for(request.user).select_related("label_schema"), pk=project_id
+        access.project_list_visible_for(request.user).select_related("label_schema"),
+        pk=project_id,
     )
-    if request.user.role != Role.WORKER:
+    if not access.can_take_tasks(request.user):
         raise PermissionDenied("only workers label items")
     context = {
         "project": project,

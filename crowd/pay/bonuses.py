@@ -18,8 +18,8 @@ from django.db import transaction
 from django.db.models import Avg, Count
 from django.utils import timezone
 
+from crowd.accounts.access import can_manage_project
 from crowd.accounts.models import Role
-from crowd.accounts.selectors import is_operator
 from crowd.assignment.models import Assignment, AssignmentStatus
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput
 from workflows.projects.models import Project
@@ -58,10 +58,6 @@ def client_key_check(key) -> str:
     if len(key) > CLIENT_KEY_MAX:
         raise InvalidInput(f"an idempotency key has at most {CLIENT_KEY_MAX} characters")
     return key
-
-
-def can_grant_bonus(user, project: Project) -> bool:
-    return is_operator(user) or (user.role == Role.MANAGER and project.owner_id == user.pk)
 
 
 def _bonus_post(
@@ -107,7 +103,7 @@ def bonus_grant(
     for a different bonus is a Conflict. Without a key every call is a new bonus, so callers
     that can retry must pass one.
     """
-    if not can_grant_bonus(actor, project):
+    if not can_manage_project(actor, project):
         raise Forbidden("only the project's owner or an operator may grant bonuses")
     amount_minor = amount_minor_parse(amount_minor)
     reason = (reason or "").strip() if isinstance(reason, str) else ""
@@ -134,7 +130,7 @@ def bonus_grant(
 def bonus_rule_create(
     *, project: Project, actor, amount_minor, top_n: int, period: str, min_scored: int = 5
 ) -> BonusRule:
-    if not can_grant_bonus(actor, project):
+    if not can_manage_project(actor, project):
         raise Forbidden("only the project's owner or an operator may set bonus rules")
     rule = BonusRule(
         project=project,

@@ -11,7 +11,6 @@ from dataclasses import asdict
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Sum
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
@@ -19,7 +18,8 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crowd.accounts.selectors import is_operator, project_list_visible_for
+from crowd.accounts import access
+from workflows.projects.models import Project
 
 from . import bonuses, earnings, payouts
 from .models import BonusRule, PayoutBatch
@@ -54,7 +54,8 @@ class IsOperator(permissions.BasePermission):
     message = "only operators pay out the platform"
 
     def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and is_operator(request.user))
+        user = request.user
+        return bool(user and user.is_authenticated and access.is_operator(user))
 
 
 class BonusGrantApi(APIView):
@@ -74,8 +75,8 @@ class BonusGrantApi(APIView):
             raise ValidationError(
                 {"idempotency_key": "required: send an Idempotency-Key header or field"}
             )
-        project = get_object_or_404(project_list_visible_for(request.user), pk=data["project"])
-        if not bonuses.can_grant_bonus(request.user, project):
+        project = access.access_project(request.user, data["project"])
+        if not access.can_manage_project(request.user, project):
             raise PermissionDenied("only the project's owner or an operator may grant bonuses")
         worker = get_user_model().objects.filter(pk=data["worker"]).first()
         if worker is None:
@@ -102,14 +103,16 @@ class BonusRuleViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets.
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        visible = earnings.project_list_costs_visible_for(self.request.user)
+        visible = access.project_list_reports_readable_by(self.request.user)
         return BonusRule.objects.filter(project__in=visible).order_by("pk")
 
     def create(self, request, *args, **kwargs):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        project = get_object_or_404(project_list_visible_for(request.user), pk=data["project_id"])
+        project = access.access_project(request.user, data["project_id"])
+        if not access.can_manage_project(request.user, project):
+            raise PermissionDenied("only the project's owner or an operator may set bonus rules")
         rule = bonuses.bonus_rule_create(
             project=project,
             actor=request.user,
@@ -195,13 +198,11 @@ class MyEarningsApi(APIView):
 
 
 class ProjectCostsApi(APIView):
-    """What a project spent (rewards and bonuses) per promoted item: owners and auditors."""
+    """What a project spent (rewards and bonuses) per promoted item: owners and auditors;
+    a 404 for everyone else (seeing a project is not seeing its money)."""
 
     @extend_schema(responses=ProjectCostSerializer)
     def get(self, request, project_id: int):
-        project = get_object_or_404(project_list_visible_for(request.user), pk=project_id)
-        allowed = earnings.project_list_costs_visible_for(request.user).filter(pk=project.pk)
-        if not allowed.exists():
-            raise PermissionDenied("a project's costs are for its owner and auditors")
-        (cost,) = earnings.project_costs(projects=allowed)
+        project = access.access_project_for_reports(request.user, project_id)
+        (cost,) = earnings.project_costs(projects=Project.objects.filter(pk=project.pk))
         return Response(ProjectCostSerializer(cost).data)

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from crowd.accounts.selectors import is_operator
+from crowd.accounts.access import is_operator
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput
 from crowd.common.views import _MINOR_DIGITS  # the one table of ISO 4217 minor units
 

@@ -1,6 +1,7 @@
 """Review and budget API: approve, reject, reverse, appeal and answer; read and set budgets.
 
-Thin: parse the body, call one service, render. The services check who may act.
+Thin: parse the body, ask ``access``, call one service, render. Work you may not see is a
+404 here, before the service checks who may decide it.
 """
 
 from dataclasses import asdict
@@ -10,7 +11,11 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crowd.accounts.selectors import project_list_visible_for
+from crowd.accounts import access
+from crowd.assignment.selectors import (
+    access_assignment_for_worker_act,
+    assignment_list_visible_for,
+)
 from crowd.assignment.serializers import AssignmentSerializer
 from crowd.common.exceptions import NotFound
 
@@ -33,6 +38,16 @@ def _body(serializer_class, request):
     return body.validated_data
 
 
+def _check_visible(user, ids) -> None:
+    """NotFound for any assignment the user may not see; the service then refuses (Forbidden)
+    the ones they see but may not decide."""
+    wanted = review.ids_parse(ids)
+    seen = set(assignment_list_visible_for(user).filter(pk__in=wanted).values_list("pk", flat=True))
+    missing = [pk for pk in wanted if pk not in seen]
+    if missing:
+        raise NotFound(f"no assignment {missing[0]}", details={"missing": missing})
+
+
 class AssignmentApproveApi(APIView):
     """Approve (and pay) submitted assignments of your projects, all or none. Repeats of an
     approval come back in ``unchanged``."""
@@ -40,6 +55,7 @@ class AssignmentApproveApi(APIView):
     @extend_schema(request=ReviewIdsSerializer, responses=ReviewReportSerializer)
     def post(self, request):
         data = _body(ReviewIdsSerializer, request)
+        _check_visible(request.user, data["ids"])
         report = review.assignment_approve(assignments=data["ids"], actor=request.user)
         return Response(asdict(report))
 
@@ -50,6 +66,7 @@ class AssignmentRejectApi(APIView):
     @extend_schema(request=RejectSerializer, responses=ReviewReportSerializer)
     def post(self, request):
         data = _body(RejectSerializer, request)
+        _check_visible(request.user, data["ids"])
         report = review.assignment_reject(
             ids=data["ids"], actor=request.user, reason=data["reason"]
         )
@@ -61,6 +78,7 @@ class AssignmentReverseApi(APIView):
 
     @extend_schema(request=None, responses=AssignmentSerializer)
     def post(self, request, assignment_id: int):
+        _check_visible(request.user, [assignment_id])
         assignment = review.assignment_rejection_reverse(
             assignment_id=assignment_id, actor=request.user
         )
@@ -72,6 +90,7 @@ class AssignmentAppealApi(APIView):
 
     @extend_schema(request=AppealCreateSerializer, responses={201: AppealSerializer})
     def post(self, request, assignment_id: int):
+        access_assignment_for_worker_act(request.user, assignment_id)
         data = _body(AppealCreateSerializer, request)
         appeal = review.appeal_create(
             worker=request.user, assignment_id=assignment_id, message=data["message"]
@@ -85,6 +104,9 @@ class AppealAnswerApi(APIView):
     @extend_schema(request=AppealAnswerSerializer, responses=AppealSerializer)
     def post(self, request, appeal_id: int):
         data = _body(AppealAnswerSerializer, request)
+        # An appeal is as visible as the work it is about.
+        if not assignment_list_visible_for(request.user).filter(appeal__pk=appeal_id).exists():
+            raise NotFound(f"no appeal {appeal_id}")
         appeal = review.appeal_answer(
             appeal_id=appeal_id, actor=request.user, outcome=data["outcome"], answer=data["answer"]
         )
@@ -93,22 +115,17 @@ class AppealAnswerApi(APIView):
 
 class ProjectBudgetApi(APIView):
     """GET: funded, reserved, spent and available budget (owner, operators, auditors).
-    POST ``{"budget_minor": N}``: set the authorised budget and fund it (owner, operators)."""
-
-    def _project(self, request, project_id: int):
-        project = project_list_visible_for(request.user).filter(pk=project_id).first()
-        if project is None or request.user.role == "worker":
-            raise NotFound(f"no project {project_id}")
-        return project
+    POST ``{"budget_minor": N}``: set the authorised budget and fund it (owner, operators).
+    Everyone else gets a 404: seeing a project is not seeing its money."""
 
     @extend_schema(responses=BudgetSerializer)
     def get(self, request, project_id: int):
-        project = self._project(request, project_id)
+        project = access.access_project_for_budget(request.user, project_id)
         return Response(asdict(budget.budget_summary(project=project)))
 
     @extend_schema(request=BudgetSetSerializer, responses=BudgetSerializer)
     def post(self, request, project_id: int):
-        project = self._project(request, project_id)
+        project = access.access_project_for_budget(request.user, project_id, change=True)
         data = _body(BudgetSetSerializer, request)
         summary = budget.budget_set(
             project=project, budget_minor=data["budget_minor"], actor=request.user

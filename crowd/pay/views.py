@@ -7,11 +7,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
-from crowd.accounts.models import Role
-from crowd.accounts.selectors import is_operator
+from crowd.accounts import access
 from crowd.common.views import money_display
 
-from .earnings import project_costs, project_list_costs_visible_for, worker_earnings
+from .earnings import project_costs, worker_earnings
 
 
 def _money(minor, currency: str) -> str:
@@ -55,9 +54,9 @@ def earnings_page(request):
 @login_required
 def costs_page(request):
     user = request.user
-    if not (is_operator(user) or user.role in (Role.MANAGER, Role.AUDITOR)):
+    if not access.can_read_reports(user):
         raise Http404("costs are for managers and auditors")
-    projects = project_list_costs_visible_for(user)
+    projects = access.project_list_reports_readable_by(user)
     rows = [
         {
             "cost": c,

@@ -5,11 +5,10 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from crowd.accounts.selectors import is_operator, project_list_managed_by, project_list_visible_for
-from crowd.common.api import ScopedViewSet, require_manager
+from crowd.accounts import access
+from crowd.common.api import ScopedViewSet
 from crowd.common.exceptions import InvalidInput
 
 from . import selectors, services
@@ -51,10 +50,12 @@ class QualificationTypeViewSet(_Writable, ScopedViewSet):
 
     def can_change(self, obj) -> bool:
         user = self.request.user
-        return is_operator(user) or (obj.owner_id == user.pk and not obj.system)
+        return access.is_operator(user) or (
+            not obj.system and access.can_change_owned(user, owner_id=obj.owner_id)
+        )
 
     def perform_create(self, serializer):
-        require_manager(self.request.user)
+        access.check_can_create_projects(self.request.user)
         serializer.instance = services.qualification_type_create(
             owner=self.request.user, **serializer.validated_data
         )
@@ -72,8 +73,9 @@ class QualificationTypeViewSet(_Writable, ScopedViewSet):
     def test_start(self, request, pk=None):
         """Start (or resume) the caller's attempt at this type's qualification test; then claim
         its items on ``test_project`` with the usual claim endpoint."""
-        # Anyone who can see the type may take its test: no can_change check here.
+        # Any worker who can see the type may take its test: no can_change check here.
         qualification_type = get_object_or_404(self.get_queryset(), pk=pk)
+        access.check_can_take_tasks(request.user)
         attempt = services.qualification_test_start(
             worker=request.user, qualification_type=qualification_type
         )
@@ -86,16 +88,15 @@ class QualificationRequirementViewSet(_Writable, ScopedViewSet):
     filterset_fields = ["project", "qualification_type", "comparator"]
 
     def visible_queryset(self):
-        projects = project_list_visible_for(self.request.user)
+        projects = access.project_list_visible_for(self.request.user)
         return QualificationRequirement.objects.filter(project__in=projects).order_by("id")
 
     def can_change(self, obj) -> bool:
-        return project_list_managed_by(self.request.user).filter(pk=obj.project_id).exists()
+        return access.can_manage_project(self.request.user, obj.project)
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        if not project_list_managed_by(self.request.user).filter(pk=data["project"].pk).exists():
-            raise PermissionDenied("you do not manage this project")
+        access.access_project_for_manage(self.request.user, data["project"].pk)
         serializer.instance = services.requirement_create(**data)
 
     def perform_update(self, serializer):

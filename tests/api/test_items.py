@@ -131,12 +131,15 @@ def test_same_image_twice_is_a_conflict(api, alice, dataset):
     assert Item.objects.count() == 1
 
 
-@pytest.mark.parametrize("persona", ["bob", "wendy", "rita", "aldo"])
-def test_only_the_owner_uploads_into_a_dataset(api, request, dataset, persona):
+@pytest.mark.parametrize(
+    ("persona", "code"), [("bob", 404), ("wendy", 404), ("rita", 403), ("aldo", 403)]
+)
+def test_only_the_owner_uploads_into_a_dataset(api, request, dataset, persona, code):
+    """A dataset is a 404 to whoever may not read the project's data, a 403 to its readers."""
     response = api(request.getfixturevalue(persona)).post(
         "/api/v1/items/", {"dataset": dataset.pk, "image": upload()}, format="multipart"
     )
-    assert response.status_code == 403
+    assert response.status_code == code
     assert Item.objects.count() == 0
 
 

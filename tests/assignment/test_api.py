@@ -175,8 +175,9 @@ def test_bad_block_requests_are_refused(api, project, alice, wendy, case, messag
 
 
 def test_blocks_need_a_manager_of_the_project(api, project, bob, aldo, wendy):
+    """Bob may not see Alice's project (404); Aldo and Wendy see it but change nothing (403)."""
     body = {"worker": wendy.pk, "project": project.pk, "reason": "spam"}
-    assert api(bob).post("/api/v1/blocks/", body, format="json").status_code == 403
+    assert api(bob).post("/api/v1/blocks/", body, format="json").status_code == 404
     assert api(aldo).post("/api/v1/blocks/", body, format="json").status_code == 403
     assert api(wendy).post("/api/v1/blocks/", body, format="json").status_code == 403
     assert Block.objects.count() == 0

@@ -138,10 +138,12 @@ def test_only_the_projects_reviewers_open_its_review_page(transactional_db):
     assert client.get(url).status_code == 302  # to log in
     client.force_login(rita)
     assert client.get(url).status_code == 200
-    for user in (
-        factories.make_user("other-reviewer", role="reviewer"),
-        factories.make_user("wendy"),
-        owner,
+    # The owner reads the project's items but does not decide them (403); the others may not
+    # see them (404).
+    for user, code in (
+        (factories.make_user("other-reviewer", role="reviewer"), 404),
+        (factories.make_user("wendy"), 404),
+        (owner, 403),
     ):
         client.force_login(user)
-        assert client.get(url).status_code == 404, user
+        assert client.get(url).status_code == code, user

@@ -303,12 +303,12 @@ def test_keypoint_export_carries_points_names_and_skeleton(
 
 
 def test_request_is_idempotent_and_queues_one_build_on_commit(
-    box_version, alice, aldo, django_capture_on_commit_callbacks
+    box_version, alice, django_capture_on_commit_callbacks
 ):
     version, _, _ = box_version
     with django_capture_on_commit_callbacks() as callbacks:
         job = export_request(version=version, format="coco", actor=alice)
-        again = export_request(version=version, format="coco", actor=aldo)
+        again = export_request(version=version, format="coco", actor=alice)
     assert again.pk == job.pk and job.status == ExportStatus.QUEUED
     assert len(callbacks) == 1
     other = export_request(version=version, format="coco", actor=alice, include_images=False)
@@ -387,9 +387,10 @@ def test_request_refuses_unknown_formats_and_people_who_cannot_read_the_version(
 
 
 def test_api_export_request_status_and_download(api, box_version, aldo, alice):
+    """The manager asks for an export; the auditor, who changes nothing, follows and reads it."""
     version, _, _ = box_version
-    response = api(aldo).post(f"/api/v1/golden-versions/{version.pk}/exports/",
-                              {"format": "coco", "include_images": False}, format="json")  # fmt: skip
+    response = api(alice).post(f"/api/v1/golden-versions/{version.pk}/exports/",
+                               {"format": "coco", "include_images": False}, format="json")  # fmt: skip
     assert response.status_code == 202, response.content
     job = response.json()
     assert job["status"] == "queued" and job["download_url"] is None
@@ -416,6 +417,14 @@ def test_api_exports_are_hidden_from_workers_reviewers_and_other_managers(
         assert api(user).get(f"/api/v1/exports/{job.pk}/download/").status_code == 404
         url = f"/api/v1/golden-versions/{version.pk}/exports/"
         assert api(user).post(url, {"format": "coco"}, format="json").status_code == 404
+
+
+def test_api_an_auditor_reads_versions_but_asks_for_no_export(api, box_version, aldo):
+    version, _, _ = box_version
+    assert api(aldo).get(f"/api/v1/golden-versions/{version.pk}/").status_code == 200
+    url = f"/api/v1/golden-versions/{version.pk}/exports/"
+    assert api(aldo).post(url, {"format": "coco"}, format="json").status_code == 403
+    assert not ExportJob.objects.exists()
 
 
 def test_api_refuses_an_unknown_format(api, box_version, alice):

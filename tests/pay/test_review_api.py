@@ -37,14 +37,15 @@ def test_bad_approve_bodies_are_clear_4xx(alice, api, body, status):
     assert "error" in response.json()
 
 
-def test_someone_elses_project_is_403_and_nothing_is_written(alice, bob, wendy, api):
+def test_someone_elses_project_is_404_and_nothing_is_written(alice, bob, wendy, api):
+    """Bob may not see work on Alice's project: a 404, as for an id that does not exist."""
     project = paid_project(alice, reward=10)
     assignment = submitted(wendy, project)
     before = LedgerEntry.objects.count()
     response = api(bob).post(
         "/api/v1/assignments/approve/", {"ids": [assignment.pk]}, format="json"
     )
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert LedgerEntry.objects.count() == before
 
 

@@ -1,11 +1,11 @@
 """Golden pipeline API: the review queue, review decisions, and provenance reads."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crowd.accounts import access
 from crowd.common.api import ScopedViewSet
 
 from . import selectors, services
@@ -19,11 +19,12 @@ from .serializers import (
 
 
 class ReviewQueueApi(APIView):
-    """Escalated items of a project with every candidate label, for its reviewers."""
+    """Escalated items of a project with every candidate label, for its reviewers (its manager
+    and auditors may watch)."""
 
     @extend_schema(responses=ReviewItemSerializer(many=True))
     def get(self, request, project_id: int):
-        project = get_object_or_404(selectors.projects_reviewable_by(request.user), pk=project_id)
+        project = access.access_project_for_review_queue(request.user, project_id)
         return Response(selectors.review_queue_for(project=project))
 
 
@@ -32,6 +33,7 @@ class ReviewDecideApi(APIView):
 
     @extend_schema(request=ReviewDecisionSerializer, responses={201: GoldenAnnotationSerializer})
     def post(self, request, item_id: int):
+        access.access_item_for_review(request.user, item_id)
         body = ReviewDecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         golden = services.review_decide(

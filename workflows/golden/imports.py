@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from pycocotools import mask as mask_utils
 
-from crowd.accounts.selectors import project_list_managed_by
+from crowd.accounts.access import can_manage_project
 from crowd.common.exceptions import DomainError, Forbidden, InvalidInput
 from crowd.labeling.models import Annotation, AnnotationSource
 from crowd.labeling.validation import ImageFrame, payload_validate
@@ -255,7 +255,7 @@ def coco_import(
     duplicated, and listed as ``existing``; gold answers go through ``item_update``, which
     refuses items that already have annotations.
     """
-    if not project_list_managed_by(actor).filter(pk=project.pk).exists():
+    if not can_manage_project(actor, project):
         raise Forbidden("only the project's manager or an operator may import annotations")
     if as_ not in IMPORT_AS:
         raise InvalidInput("as_ must be 'prelabels' or 'gold'")

@@ -3,22 +3,11 @@
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
 
-from crowd.accounts.selectors import is_operator, project_list_readable_data_for
+from crowd.accounts.access import project_list_readable_data_for
 from crowd.labeling.models import Annotation
 from workflows.projects.models import Item, ItemState, Project
 
 from .models import ConsensusResult, GoldenAnnotation
-
-
-def projects_reviewable_by(user) -> QuerySet[Project]:
-    """Reviewers decide on the projects they review; managers and operators may watch."""
-    if is_operator(user):
-        return Project.objects.all()
-    if user.role == "reviewer":
-        return Project.objects.filter(reviewers=user)
-    if user.role == "manager":
-        return Project.objects.filter(owner=user)
-    return Project.objects.none()
 
 
 def review_queue_for(*, project: Project, limit: int = 50) -> list[dict]:

@@ -12,7 +12,7 @@ from collections import Counter
 from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
 
-from crowd.accounts.selectors import is_operator, project_list_managed_by
+from crowd.accounts import access
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput
 from workflows.projects.models import AnnotationKind, Project
 
@@ -26,22 +26,12 @@ PROJECT_PARAMETERS = ("min_redundancy", "max_redundancy", "accept_agreement", "a
 # -- reads -----------------------------------------------------------------------------------
 
 
-def golden_projects_readable_by(user) -> QuerySet[Project]:
-    """Versions and exports are for a project's owner, its auditors and operators.
-
-    Workers never see them, and neither do reviewers: they judge labels, not datasets.
-    """
-    if is_operator(user):
-        return Project.objects.all()
-    if user.role == "manager":
-        return Project.objects.filter(owner=user)
-    if user.role == "auditor":
-        return Project.objects.filter(auditors=user)
-    return Project.objects.none()
-
-
 def golden_version_list_readable_by(user) -> QuerySet[GoldenDatasetVersion]:
-    return GoldenDatasetVersion.objects.filter(project__in=golden_projects_readable_by(user))
+    """Versions are for a project's owner, its auditors and operators (its reports): workers
+    never see them, and neither do reviewers, who judge labels, not datasets."""
+    return GoldenDatasetVersion.objects.filter(
+        project__in=access.project_list_reports_readable_by(user)
+    )
 
 
 def golden_annotations_current(*, project: Project) -> QuerySet[GoldenAnnotation]:
@@ -107,7 +97,7 @@ def _parameters(project: Project, annotations: list[GoldenAnnotation]) -> dict:
 
 
 def golden_version_check_can_freeze(*, project: Project, actor) -> None:
-    if not project_list_managed_by(actor).filter(pk=project.pk).exists():
+    if not access.can_manage_project(actor, project):
         raise Forbidden("only the project's manager or an operator may freeze a version")
 
 

@@ -1,8 +1,8 @@
 """API of golden dataset versions, their exports and COCO imports (thin: parse, authorise,
 call one service, render).
 
-Versions and exports are read by the project's manager, its auditors and operators; freezing
-and importing are for the manager and operators (the services decide and raise Forbidden).
+Versions and exports are read by the project's manager, its auditors and operators; freezing,
+exporting and importing are for the manager and operators (``crowd.accounts.access``).
 """
 
 from django.db.models import Count
@@ -15,7 +15,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crowd.accounts.selectors import project_list_visible_for
+from crowd.accounts import access
 from crowd.common.api import ScopedViewSet
 from crowd.common.exceptions import Conflict, InvalidInput
 
@@ -32,16 +32,12 @@ from .versions_serializers import (
 )
 
 
-def _project(user, project_id: int):
-    return get_object_or_404(project_list_visible_for(user), pk=project_id)
-
-
 class GoldenVersionFreezeApi(APIView):
     @extend_schema(request=None, responses={201: GoldenVersionSerializer})
     def post(self, request, project_id: int):
         """Freeze the project's current golden labels as its next numbered version."""
-        version = golden_version_freeze(project=_project(request.user, project_id),
-                                        actor=request.user)  # fmt: skip
+        project = access.access_project_for_manage(request.user, project_id)
+        version = golden_version_freeze(project=project, actor=request.user)
         version.annotation_count = version.annotations.count()
         return Response(GoldenVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
@@ -53,8 +49,9 @@ class GoldenVersionViewSet(ScopedViewSet):
     serializer_class = GoldenVersionSerializer
     filterset_fields = ["project"]
     ordering_fields = ["id", "number", "created_at"]
-    # Asking for an export only reads the version; whoever may read it may export it.
-    read_actions = ("list", "retrieve", "diff", "exports")
+    # Asking for an export is a change (a job the platform runs and stores): auditors read
+    # versions and download exports, but do not ask for them.
+    read_actions = ("list", "retrieve", "diff")
 
     def visible_queryset(self):
         return (
@@ -64,7 +61,8 @@ class GoldenVersionViewSet(ScopedViewSet):
         )
 
     def can_change(self, obj) -> bool:
-        return False
+        # The only change offered is asking for an export; a version itself never changes.
+        return access.can_export(self.request.user, obj.project)
 
     @extend_schema(
         parameters=[OpenApiParameter("against", int, required=True)], responses={200: dict}
@@ -123,8 +121,8 @@ class CocoImportApi(APIView):
     @extend_schema(request=CocoImportSerializer, responses={201: CocoImportReportSerializer})
     def post(self, request, project_id: int):
         """Import COCO annotations as model pre-labels or as gold answers (all or nothing)."""
+        project = access.access_project_for_manage(request.user, project_id)
         params = CocoImportSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        report = coco_import(project=_project(request.user, project_id), actor=request.user,
-                             **params.validated_data)  # fmt: skip
+        report = coco_import(project=project, actor=request.user, **params.validated_data)
         return Response(report.as_dict(), status=status.HTTP_201_CREATED)

@@ -9,13 +9,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from crowd.accounts.selectors import (
-    is_operator,
-    project_list_managed_by,
-    project_list_readable_data_for,
-    project_list_visible_for,
-)
-from crowd.common.api import ScopedViewSet, require_manager
+from crowd.accounts import access
+from crowd.common.api import ScopedViewSet
 from crowd.common.exceptions import Conflict
 
 from . import services
@@ -45,19 +40,19 @@ class LabelSchemaViewSet(_Writable, ScopedViewSet):
 
     def visible_queryset(self):
         user = self.request.user
-        if is_operator(user):
+        if access.is_operator(user):
             schemas = LabelSchema.objects.all()
         else:
             schemas = LabelSchema.objects.filter(
-                Q(owner=user) | Q(projects__in=project_list_visible_for(user))
+                Q(owner=user) | Q(projects__in=access.project_list_visible_for(user))
             ).distinct()
         return schemas.prefetch_related("categories").order_by("id")
 
     def can_change(self, obj) -> bool:
-        return obj.owner_id == self.request.user.pk or is_operator(self.request.user)
+        return access.can_change_owned(self.request.user, owner_id=obj.owner_id)
 
     def perform_create(self, serializer):
-        require_manager(self.request.user)
+        access.check_can_create_projects(self.request.user)
         serializer.instance = services.label_schema_create(
             owner=self.request.user, **serializer.validated_data
         )
@@ -80,7 +75,7 @@ class ProjectViewSet(_Writable, ScopedViewSet):
 
     def visible_queryset(self):
         return (
-            project_list_visible_for(self.request.user)
+            access.project_list_visible_for(self.request.user)
             .select_related("label_schema")
             .prefetch_related("auditors", "reviewers", "label_schema__categories")
             .order_by("id")
@@ -88,15 +83,15 @@ class ProjectViewSet(_Writable, ScopedViewSet):
 
     def get_serializer_class(self):
         user = self.request.user
-        if user.is_authenticated and user.role == "worker" and not is_operator(user):
+        if user.is_authenticated and not access.can_see_project_people(user):
             return ProjectPublicSerializer
         return ProjectSerializer
 
     def can_change(self, obj) -> bool:
-        return project_list_managed_by(self.request.user).filter(pk=obj.pk).exists()
+        return access.can_manage_project(self.request.user, obj)
 
     def perform_create(self, serializer):
-        require_manager(self.request.user)
+        access.check_can_create_projects(self.request.user)
         serializer.instance = services.project_create(
             owner=self.request.user, **serializer.validated_data
         )
@@ -110,11 +105,6 @@ class ProjectViewSet(_Writable, ScopedViewSet):
         services.project_delete(project=instance)
 
 
-def _require_managed_project(user, project) -> None:
-    if not project_list_managed_by(user).filter(pk=project.pk).exists():
-        raise PermissionDenied("you do not manage this project")
-
-
 class DatasetViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ScopedViewSet):
     queryset = Dataset.objects.none()
     serializer_class = DatasetSerializer
@@ -122,7 +112,7 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ScopedVi
     search_fields = ["name"]
 
     def visible_queryset(self):
-        projects = project_list_readable_data_for(self.request.user)
+        projects = access.project_list_readable_data_for(self.request.user)
         return (
             Dataset.objects.filter(project__in=projects)
             .annotate(item_count=Count("items"))
@@ -130,11 +120,12 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, ScopedVi
         )
 
     def can_change(self, obj) -> bool:
-        return project_list_managed_by(self.request.user).filter(pk=obj.project_id).exists()
+        return access.can_manage_project(self.request.user, obj.project)
 
     def perform_create(self, serializer):
-        project = serializer.validated_data["project"]
-        _require_managed_project(self.request.user, project)
+        project = access.access_project_for_manage(
+            self.request.user, serializer.validated_data["project"].pk
+        )
         serializer.instance = services.dataset_create(
             project=project, name=serializer.validated_data["name"], created_by=self.request.user
         )
@@ -174,17 +165,16 @@ class ItemViewSet(
         return ItemUploadSerializer if self.action == "create" else ItemSerializer
 
     def visible_queryset(self):
-        projects = project_list_readable_data_for(self.request.user)
+        projects = access.project_list_readable_data_for(self.request.user)
         return Item.objects.filter(project__in=projects).select_related("project").order_by("id")
 
     def can_change(self, obj) -> bool:
-        return project_list_managed_by(self.request.user).filter(pk=obj.project_id).exists()
+        return access.can_manage_project(self.request.user, obj.project)
 
     def filter_queryset(self, queryset):
         # Reviewers judge labels; letting them find the gold items would bias them.
         user = self.request.user
-        may_see_gold = user.role in ("manager", "auditor") or is_operator(user)
-        if "is_gold" in self.request.query_params and not may_see_gold:
+        if "is_gold" in self.request.query_params and not access.can_filter_by_gold(user):
             raise PermissionDenied("you may not filter by gold status")
         return super().filter_queryset(queryset)
 
@@ -194,8 +184,7 @@ class ItemViewSet(
         upload = ItemUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
-        dataset = data["dataset"]
-        _require_managed_project(request.user, dataset.project)
+        dataset = access.access_dataset_for_manage(request.user, data["dataset"].pk)
         name = data["image"].name
         report = services.items_create(
             dataset=dataset,

@@ -5,7 +5,7 @@ import json
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from crowd.accounts.selectors import can_see_gold_answers
+from crowd.accounts.access import can_see_gold_answers
 
 from .models import AnnotationKind, Category, Dataset, Item, LabelSchema, Project
 

@@ -3,11 +3,10 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from crowd.accounts.selectors import project_list_managed_by, project_list_visible_for
-from crowd.common.api import ScopedViewSet, require_manager
+from crowd.accounts import access
+from crowd.common.api import ScopedViewSet
 
 from . import services
 from .models import WebhookEndpoint
@@ -33,20 +32,15 @@ class WebhookEndpointViewSet(
         return webhook_endpoint_list_visible_for(self.request.user)
 
     def can_change(self, obj) -> bool:
-        return project_list_managed_by(self.request.user).filter(pk=obj.project_id).exists()
+        return access.can_manage_project(self.request.user, obj.project)
 
     @extend_schema(request=WebhookEndpointSerializer, responses=WebhookEndpointCreatedSerializer)
     def create(self, request, *args, **kwargs):
         """Register an endpoint; the response holds its signing secret, shown this once."""
-        require_manager(request.user)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        project = data["project"]
-        if not project_list_visible_for(request.user).filter(pk=project.pk).exists():
-            raise NotFound("no such project")
-        if not project_list_managed_by(request.user).filter(pk=project.pk).exists():
-            raise PermissionDenied("you do not manage this project")
+        project = access.access_project_for_manage(request.user, data["project"].pk)
         endpoint = services.webhook_endpoint_create(
             project=project, url=data["url"], events=data.get("events"),
             secret=data.get("secret"), is_active=data.get("is_active", True),

@@ -2,8 +2,7 @@
 
 from django.db.models import QuerySet
 
-from crowd.accounts.models import Role
-from crowd.accounts.selectors import is_operator, project_list_visible_for
+from crowd.accounts import access
 
 from .models import WebhookDelivery, WebhookEndpoint
 
@@ -11,9 +10,7 @@ from .models import WebhookDelivery, WebhookEndpoint
 def webhook_endpoint_list_visible_for(user) -> QuerySet[WebhookEndpoint]:
     """Managers see their projects' endpoints; auditors read those of projects they audit
     (where a project's data is sent is part of an audit); workers and reviewers see none."""
-    if not is_operator(user) and user.role not in (Role.MANAGER, Role.AUDITOR):
-        return WebhookEndpoint.objects.none()
-    projects = project_list_visible_for(user)
+    projects = access.project_list_reports_readable_by(user)
     return WebhookEndpoint.objects.filter(project__in=projects).order_by("id")
 
 

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from crowd.accounts import access
 from crowd.common.exceptions import Forbidden, InvalidInput
 from workflows.golden.models import (
     EXPORT_REUSABLE,
@@ -24,7 +25,6 @@ from workflows.golden.models import (
     ExportStatus,
     GoldenDatasetVersion,
 )
-from workflows.golden.versions import golden_projects_readable_by
 from workflows.projects.models import Item
 
 from . import coco, voc, yolo
@@ -40,7 +40,7 @@ PROGRESS_STEP = 0.02
 
 
 def export_job_list_readable_by(user) -> QuerySet[ExportJob]:
-    return ExportJob.objects.filter(project__in=golden_projects_readable_by(user))
+    return ExportJob.objects.filter(project__in=access.project_list_reports_readable_by(user))
 
 
 def export_request(
@@ -50,8 +50,8 @@ def export_request(
     returned instead of a new one. The build is queued when the new job is committed."""
     if format not in ExportFormat.values:
         raise InvalidInput(f"format must be one of {', '.join(ExportFormat.values)}")
-    if not golden_projects_readable_by(actor).filter(pk=version.project_id).exists():
-        raise Forbidden("you may not export this project's golden data")
+    if not access.can_export(actor, version.project):
+        raise Forbidden("only the project's manager or an operator may export its golden data")
     variant = {"version": version, "format": format, "include_images": include_images}
     existing = ExportJob.objects.filter(status__in=EXPORT_REUSABLE, **variant).first()
     if existing is not None:
