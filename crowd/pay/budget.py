@@ -57,6 +57,7 @@ from workflows.projects.models import Project
 from .funding import slots_fund, slots_unfund_untaken
 from .ledger import account_for, accounts_key_share, balance, ledger_post
 from .models import AccountKind, EntryKind, LedgerAccount, LedgerEntry
+from .rewards import assignment_reward_due
 
 logger = logging.getLogger(__name__)
 
@@ -375,7 +376,8 @@ def budget_release(*, assignment_ids: list[int]) -> int:
 
 
 def budget_reward(*, assignment, actor=None) -> LedgerEntry | None:
-    """Pay the approved assignment its reward, exactly once (key ``reward:<id>``).
+    """Pay the approved assignment its reward (:func:`~crowd.pay.rewards.reward_due`: what
+    was held for it when it was handed out), exactly once (key ``reward:<id>``).
 
     From its live reservation when it has one; otherwise (a reversed rejection whose
     reservation was released, or work leased before budgets existed) straight from the
@@ -393,13 +395,14 @@ def budget_reward(*, assignment, actor=None) -> LedgerEntry | None:
             assignment=assignment, kind__in=[EntryKind.RESERVE, EntryKind.RELEASE]
         )
     }
+    amount = assignment_reward_due(assignment)  # the one rule; earnings shows the same
     reservation = entries.get(EntryKind.RESERVE)
     if reservation is not None:
-        amount, reserved = reservation.amount_minor, reservation.debit
+        reserved = reservation.debit
     elif assignment.funded_minor is not None:
-        amount, reserved = assignment.funded_minor, _reserved(project)
+        reserved = _reserved(project)
     else:
-        amount, reserved = project.reward_minor, None
+        reserved = None
     if amount == 0:
         return None
     payable = _payable(project, assignment.worker)

@@ -2,7 +2,8 @@
 payouts, payable balance, effective hourly rate) and a project's cost per promoted item.
 
 Money figures come from the ledger, never from counts times the current reward: a project's
-reward can change, the books cannot.
+reward can change, the books cannot. Pending work shows what approving it will pay, by the
+same rule approval uses (:func:`crowd.pay.rewards.reward_due`).
 """
 
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from workflows.projects.models import Project
 
 from .ledger import balance
 from .models import AccountKind, EntryKind, LedgerAccount, LedgerEntry, PayoutLine
+from .rewards import reward_due
 
 RECENT = 50
 
@@ -37,7 +39,7 @@ class CurrencyEarnings:
 
     currency: str
     pending_count: int = 0
-    pending_minor: int = 0  # what pending work pays if approved, at each project's reward
+    pending_minor: int = 0  # what pending work pays if approved (rewards.reward_due)
     approved_count: int = 0
     approved_minor: int = 0  # rewards in the books
     rejected_count: int = 0
@@ -78,24 +80,24 @@ def worker_earnings(*, worker, recent: int = RECENT) -> WorkerEarnings:
 
     mine = Assignment.objects.filter(worker=worker)
     counts = (
-        mine.filter(
-            status__in=[
-                AssignmentStatus.SUBMITTED,
-                AssignmentStatus.APPROVED,
-                AssignmentStatus.REJECTED,
-            ]
-        )
+        mine.filter(status__in=[AssignmentStatus.APPROVED, AssignmentStatus.REJECTED])
         .values("project__currency", "status")
-        .annotate(n=Count("id"), expected=Sum("project__reward_minor"))
+        .annotate(n=Count("id"))
     )
     for c in counts:
         target = row(c["project__currency"])
-        if c["status"] == AssignmentStatus.SUBMITTED:
-            target.pending_count, target.pending_minor = c["n"], c["expected"] or 0
-        elif c["status"] == AssignmentStatus.APPROVED:
+        if c["status"] == AssignmentStatus.APPROVED:
             target.approved_count = c["n"]
         else:
             target.rejected_count = c["n"]
+    pending = mine.filter(status=AssignmentStatus.SUBMITTED)
+    for p in (
+        pending.alias(due=reward_due())
+        .values("project__currency")
+        .annotate(n=Count("id"), expected=Sum("due"))
+    ):
+        target = row(p["project__currency"])
+        target.pending_count, target.pending_minor = p["n"], p["expected"] or 0
     spent = ExpressionWrapper(F("submitted_at") - F("leased_at"), output_field=DurationField())
     for t in (
         mine.filter(status=AssignmentStatus.APPROVED, submitted_at__isnull=False)
@@ -139,8 +141,10 @@ def worker_earnings(*, worker, recent: int = RECENT) -> WorkerEarnings:
     return WorkerEarnings(
         currencies=sorted(by_currency.values(), key=lambda c: c.currency),
         pending=[
-            {**base(a), "expected_minor": a.project.reward_minor}
-            for a in listed.filter(status=AssignmentStatus.SUBMITTED)[:recent]
+            {**base(a), "expected_minor": a.expected_minor}
+            for a in listed.filter(status=AssignmentStatus.SUBMITTED).annotate(
+                expected_minor=reward_due()
+            )[:recent]
         ],
         approved=[
             {**base(a), "reviewed_at": a.reviewed_at, "reward_minor": a.reward_minor}
