@@ -249,6 +249,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "crowd.common.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": [
+        "crowd.common.query_params.KnownQueryParams",  # first: an unknown parameter is a 400
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",

@@ -16,6 +16,9 @@ class ScopedViewSet(
     """
 
     read_actions: tuple[str, ...] = ("list", "retrieve")
+    # Query parameters the view reads itself, beyond filters and pagination; any other is a
+    # 400 (crowd/common/query_params.py). Per action: ``@action(..., extra_query_params=...)``.
+    extra_query_params: tuple[str, ...] = ()
 
     def visible_queryset(self):
         raise NotImplementedError

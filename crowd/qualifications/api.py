@@ -151,6 +151,7 @@ class QualificationEventViewSet(ScopedViewSet):
 
     queryset = QualificationEvent.objects.none()
     serializer_class = QualificationEventSerializer
+    extra_query_params = ("worker", "type")
 
     def visible_queryset(self):
         events = selectors.event_list_visible_for(user=self.request.user)

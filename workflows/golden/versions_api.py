@@ -67,7 +67,7 @@ class GoldenVersionViewSet(ScopedViewSet):
     @extend_schema(
         parameters=[OpenApiParameter("against", int, required=True)], responses={200: dict}
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], extra_query_params=("against",))
     def diff(self, request, pk=None):
         """Items added, removed and changed from version ``against`` to this one."""
         other = self.get_object()
