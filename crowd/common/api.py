@@ -35,8 +35,3 @@ class ScopedViewSet(
         super().check_object_permissions(request, obj)
         if self.action not in self.read_actions and not self.can_change(obj):
             raise PermissionDenied("you may read this but not change it")
-
-
-def require_manager(user) -> None:
-    if not (user.role == "manager" or user.is_staff or user.is_superuser):
-        raise PermissionDenied("only project managers may do this")

@@ -5,8 +5,7 @@ from decimal import Decimal
 from django.db.models import Count
 from django.shortcuts import render
 
-from crowd.accounts.models import Role
-from crowd.accounts.selectors import is_operator, project_list_visible_for
+from crowd.accounts import access
 
 # ISO 4217 currencies whose minor unit is not the cent; every other code has two decimals.
 _MINOR_DIGITS = {
@@ -23,8 +22,8 @@ def money_display(minor: int, currency: str) -> str:
 
 
 def _dashboard(user) -> dict:
-    projects = project_list_visible_for(user).select_related("label_schema").order_by("name")
-    if user.role == Role.WORKER and not is_operator(user):
+    projects = access.project_list_visible_for(user).select_related("label_schema").order_by("name")
+    if not access.can_see_project_people(user):
         # Workers see what a task pays, never how much data a project holds.
         rows = [
             {"project": p, "reward": money_display(p.reward_minor, p.currency)} for p in projects
@@ -39,7 +38,7 @@ def _dashboard(user) -> dict:
         }
         for p in projects
     ]
-    kind = "operator" if is_operator(user) else user.role
+    kind = "operator" if access.is_operator(user) else user.role
     return {"dashboard": kind, "rows": rows}
 
 

@@ -49,7 +49,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 
-from crowd.accounts.selectors import is_operator
+from crowd.accounts.access import can_manage_project
 from crowd.assignment.models import Assignment, AssignmentStatus
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput, NothingForYou
 from workflows.projects.models import Project
@@ -164,17 +164,13 @@ def amount_parse(value, *, field: str = "budget_minor") -> int:
     return value
 
 
-def can_manage_budget(user, project: Project) -> bool:
-    return is_operator(user) or (user.role == "manager" and project.owner_id == user.pk)
-
-
 def budget_set(*, project: Project, budget_minor, actor) -> BudgetSummary:
     """Set the project's authorised budget and fund (or unfund) the difference at once.
 
     Lowering is refused below what is already reserved for live leases or spent: label slots
     funded but not taken are unfunded first, and funded again as far as the new budget goes.
     """
-    if not can_manage_budget(actor, project):
+    if not can_manage_project(actor, project):
         raise Forbidden("only the project's owner or an operator may set its budget")
     target = amount_parse(budget_minor)
     with transaction.atomic():

@@ -20,8 +20,6 @@ from django.db.models import (
     Sum,
 )
 
-from crowd.accounts.models import Role
-from crowd.accounts.selectors import is_operator
 from crowd.assignment.models import Assignment, AssignmentStatus
 from workflows.golden.models import GoldenAnnotation
 from workflows.projects.models import Project
@@ -188,17 +186,6 @@ def worker_earnings(*, worker, recent: int = RECENT) -> WorkerEarnings:
 
 
 # --- Managers: cost per promoted item ------------------------------------------------------
-
-
-def project_list_costs_visible_for(user) -> QuerySet[Project]:
-    """Costs are for a project's owner and auditors (and operators); nobody else."""
-    if is_operator(user):
-        return Project.objects.all()
-    if user.role == Role.MANAGER:
-        return Project.objects.filter(owner=user)
-    if user.role == Role.AUDITOR:
-        return Project.objects.filter(auditors=user)
-    return Project.objects.none()
 
 
 @dataclass(frozen=True)

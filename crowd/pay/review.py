@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from crowd.accounts.selectors import is_operator
+from crowd.accounts.access import can_review_work
 from crowd.assignment.models import Assignment, AssignmentStatus
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from crowd.labeling.models import Annotation
@@ -38,10 +38,6 @@ class ReviewReport:
 
     changed: list[int] = field(default_factory=list)
     unchanged: list[int] = field(default_factory=list)
-
-
-def can_review(user, project: Project) -> bool:
-    return is_operator(user) or (user.role == "manager" and project.owner_id == user.pk)
 
 
 def ids_parse(ids) -> list[int]:
@@ -82,7 +78,7 @@ def _locked(ids: list[int], *, actor) -> list[Assignment]:
     if missing:
         raise NotFound(f"no assignment {missing[0]}", details={"missing": missing})
     if actor is not None:
-        refused = [a.pk for a in rows if not can_review(actor, a.project)]
+        refused = [a.pk for a in rows if not can_review_work(actor, a.project)]
         if refused:
             raise Forbidden(
                 "only the project's owner or an operator may review this work",
@@ -297,7 +293,7 @@ def appeal_answer(
         )
         if appeal is None:
             raise NotFound(f"no appeal {appeal_id}")
-        if not can_review(actor, appeal.assignment.project):
+        if not can_review_work(actor, appeal.assignment.project):
             raise Forbidden("only the project's owner or an operator answers its appeals")
         if appeal.outcome:
             raise Conflict(f"appeal {appeal.pk} was answered already; the answer is final")

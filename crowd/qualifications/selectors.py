@@ -11,8 +11,7 @@ from datetime import datetime
 from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 
-from crowd.accounts.access import is_operator
-from crowd.accounts.models import Role
+from crowd.accounts.access import Role, is_operator
 from crowd.assignment.models import Assignment
 
 from .models import (

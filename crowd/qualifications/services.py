@@ -15,8 +15,7 @@ from django.db.models import Count, F, Q
 from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 
-from crowd.accounts.models import Role
-from crowd.accounts.selectors import is_operator
+from crowd.accounts.access import can_change_owned, can_take_tasks
 from crowd.assignment.models import SUBMITTED_STATUSES, Assignment, AssignmentStatus
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput, NotEligible, NotFound
 from workflows.projects.models import Item
@@ -171,7 +170,7 @@ def _check_may_manage(*, actor, qualification_type: QualificationType) -> None:
             f"'{qualification_type.name}' is computed by Quorum and cannot be granted or "
             "revoked by hand"
         )
-    if not (is_operator(actor) or qualification_type.owner_id == actor.pk):
+    if not can_change_owned(actor, owner_id=qualification_type.owner_id):
         raise Forbidden(
             f"only the owner of '{qualification_type.name}' or an operator may grant or revoke it"
         )
@@ -196,7 +195,7 @@ def qualification_grant(
     _check_may_manage(actor=actor, qualification_type=qualification_type)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput("value must be an integer")
-    if worker.role != Role.WORKER:
+    if not can_take_tasks(worker):
         raise InvalidInput(
             f"only workers hold qualifications; {worker.username} is a {worker.role}"
         )
@@ -481,7 +480,7 @@ def qualification_test_start(
     """
     now = now or timezone.now()
     name = qualification_type.name
-    if worker.role != Role.WORKER:
+    if not can_take_tasks(worker):
         raise NotEligible("only workers take qualification tests")
     if qualification_type.test_project_id is None or not qualification_type.is_active:
         raise NotEligible(f"'{name}' has no qualification test")

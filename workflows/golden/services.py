@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
-from crowd.accounts.selectors import is_operator
+from crowd.accounts.access import can_review_items
 from crowd.assignment.models import SUBMITTED_STATUSES, AssignmentStatus
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from crowd.labeling.models import Annotation, AnnotationSource
@@ -201,9 +201,7 @@ def consensus_items_stale(*, older_than: timedelta = timedelta(minutes=2), now=N
 
 
 def _check_reviewer(reviewer, item: Item) -> None:
-    if is_operator(reviewer):
-        return
-    if reviewer.role != "reviewer" or not item.project.reviewers.filter(pk=reviewer.pk).exists():
+    if not can_review_items(reviewer, item.project):
         raise Forbidden("only the project's reviewers decide escalated items")
 
 
