@@ -1,24 +1,10 @@
 """Server-rendered pages shared by every role: the home page is a per-role dashboard."""
 
-from decimal import Decimal
-
 from django.db.models import Count
 from django.shortcuts import render
 
 from crowd.accounts import access
-
-# ISO 4217 currencies whose minor unit is not the cent; every other code has two decimals.
-_MINOR_DIGITS = {
-    **dict.fromkeys(["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG"], 0),
-    **dict.fromkeys(["RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"], 0),
-    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
-}
-
-
-def money_display(minor: int, currency: str) -> str:
-    """Format integer minor units for people: ``money_display(5, "USD") == "0.05 USD"``."""
-    digits = _MINOR_DIGITS.get(currency, 2)
-    return f"{Decimal(minor).scaleb(-digits):.{digits}f} {currency}"
+from crowd.common.money import money_display
 
 
 def _dashboard(user) -> dict:

@@ -13,7 +13,6 @@ import csv
 import io
 from collections import defaultdict
 from datetime import datetime
-from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Sum
@@ -21,7 +20,7 @@ from django.utils import timezone
 
 from crowd.accounts.access import is_operator
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput
-from crowd.common.views import _MINOR_DIGITS  # the one table of ISO 4217 minor units
+from crowd.common.money import major_units
 
 from .bonuses import client_key_check
 from .ledger import account_for, ledger_post
@@ -152,11 +151,6 @@ def payout_batch_mark_paid(
         locked.external_reference = reference
         locked.save(update_fields=["status", "paid_at", "paid_by", "external_reference"])
     return locked
-
-
-def major_units(amount_minor: int, currency: str) -> Decimal:
-    """``major_units(1234, "USD") == Decimal("12.34")``; exact, never through a float."""
-    return Decimal(amount_minor).scaleb(-_MINOR_DIGITS.get(currency, 2))
 
 
 CSV_COLUMNS = ["line_id", "worker_id", "username", "payout_email", "amount", "currency"]

@@ -8,7 +8,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from crowd.accounts import access
-from crowd.common.views import money_display
+from crowd.common.money import money_display
 
 from .earnings import project_costs, worker_earnings
 
