@@ -1,8 +1,9 @@
-"""Celery tasks of review and budgets: thin wrappers over services, safe to run twice."""
+"""Celery tasks of pay: review, budgets, bonus rules and payout closes. Thin wrappers over
+services, idempotent and safe to run twice (status guards, ledger keys, row locks)."""
 
 from celery import shared_task
 
-from . import funding, ledger, review
+from . import bonuses, funding, ledger, payouts, review
 
 
 @shared_task(name="crowd.pay_auto_approve_due", acks_late=True)
@@ -28,3 +29,15 @@ def slots_fund_task() -> int:
     """Fund the label slots of items added or raised in redundancy, reprice them after a
     reward change, unfund them on projects that are over; safe to repeat (under the lock)."""
     return funding.slots_fund_all_due()
+
+
+@shared_task(name="crowd.pay_bonus_rules_apply", acks_late=True)
+def bonus_rules_apply_task() -> int:
+    """Pay every active bonus rule for its last complete period; re-runs pay nothing new."""
+    return bonuses.bonus_rules_apply_all()
+
+
+@shared_task(name="crowd.pay_payout_batches_close", acks_late=True)
+def payout_batches_close_task() -> list[int]:
+    """Close one payout batch per currency with payable balances (serialised by row lock)."""
+    return payouts.payout_batches_close_due()

@@ -12,7 +12,7 @@ from crowd.common.exceptions import Conflict, Forbidden, InvalidInput
 from crowd.pay.bonuses import bonus_grant, bonus_rule_create, bonus_rules_apply, period_bounds
 from crowd.pay.ledger import books_total
 from crowd.pay.models import BonusRule, EntryKind, LedgerEntry
-from crowd.pay.payout_tasks import bonus_rules_apply_task
+from crowd.pay.tasks import bonus_rules_apply_task
 from tests import factories
 from tests.pay.money import budget, fund, payable, work
 

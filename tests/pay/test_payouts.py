@@ -11,13 +11,13 @@ from django.db import connections
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput
 from crowd.pay.ledger import account_for, balance, books_total
 from crowd.pay.models import AccountKind, EntryKind, LedgerEntry, PayoutBatch, PayoutLine
-from crowd.pay.payout_tasks import payout_batches_close_task
 from crowd.pay.payouts import (
     payout_batch_close,
     payout_batch_csv,
     payout_batch_mark_paid,
     payout_batches_close_due,
 )
+from crowd.pay.tasks import payout_batches_close_task
 from tests import factories
 from tests.pay.money import fund, payable, reward, work
 
