@@ -151,9 +151,9 @@ def service_client(
         from django.db import connection
 
         from crowd.accounts.models import User
-        from crowd.assignment.services import assignment_claim_next
         from crowd.common.exceptions import NothingForYou
-        from crowd.labeling.services import annotation_submit
+        from workflows.pipeline.claims import assignment_claim_next
+        from workflows.pipeline.submit import annotation_submit
 
         workers = _turns(
             list(User.objects.filter(pk__in=worker_ids).order_by("pk")),

@@ -28,8 +28,8 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
     from django.db import connection, transaction
 
     from crowd.accounts.models import User
-    from crowd.assignment.services import assignment_claim_next
-    from crowd.labeling.services import annotation_submit
+    from workflows.pipeline.claims import assignment_claim_next
+    from workflows.pipeline.submit import annotation_submit
 
     worker = User.objects.get(pk=worker_id)
     captured: list[tuple[float, str]] = []
@@ -57,7 +57,7 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
 
     # The PostgreSQL fast claim sends its statement on psycopg's own prepared-statement
     # cursor, past Django's execute wrappers: time that round trip.
-    from crowd.assignment import claim_sql
+    from workflows.pipeline import claim_sql
 
     round_trip = claim_sql._claim_round_trip
     prepared: list[dict] = []

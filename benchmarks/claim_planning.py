@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         from django.db import connection
         from django.utils import timezone
 
-        from crowd.assignment import claim_sql
+        from workflows.pipeline import claim_sql
 
         seeded = db.seed(items=args.items, workers=per_block * args.rounds * len(WAYS) + 1)
         connection.ensure_connection()

@@ -149,6 +149,7 @@ INSTALLED_APPS = [
     "workflows.golden",
     "workflows.webhooks",
     "crowd.pay",
+    "workflows.pipeline",
     "workflows.demo",
 ]
 
@@ -297,6 +298,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crowd.assignment_expire_overdue",
         "schedule": env_int("QUORUM_LEASE_REAPER_SECONDS", 30),
     },
+    # Send follow-ups (consensus jobs, automatic reviews, export builds) that their
+    # transaction's commit hook could not: the broker was down (crowd/common/followups.py).
+    "followups-send-due": {"task": "crowd.followups_send_due", "schedule": 5.0},
     # Re-queue consensus for items whose job message was lost (at-least-once delivery).
     "sweep-stale-consensus": {"task": "workflows.consensus_sweep", "schedule": 120},
     # Re-send webhook deliveries whose queue message was lost (broker restart, killed worker).

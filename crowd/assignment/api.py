@@ -11,7 +11,8 @@ from rest_framework.views import APIView
 from crowd.accounts import access
 from crowd.common.api import ScopedViewSet
 from crowd.labeling.serializers import AnnotationSerializer
-from crowd.labeling.services import annotation_submit
+from workflows.pipeline import claims, leases
+from workflows.pipeline.submit import annotation_submit
 
 from . import services
 from .models import Assignment, Block
@@ -41,7 +42,7 @@ class AssignmentClaimNextApi(APIView):
             # Workers go straight to the claim (no query here: this is the hot path).
             access.access_project(request.user, project_id)
             access.check_can_take_tasks(request.user)
-        result = services.assignment_claim_next(
+        result = claims.assignment_claim_next(
             worker=request.user, project_id=project_id, with_task=True
         )
         return Response(
@@ -84,7 +85,7 @@ class AssignmentViewSet(ScopedViewSet):
     def give_back(self, request, pk=None):
         """Give your lease back unworked; the item goes back to the pool."""
         access_assignment_for_worker_act(request.user, int(pk))
-        assignment = services.assignment_return(worker=request.user, assignment_id=int(pk))
+        assignment = leases.assignment_return(worker=request.user, assignment_id=int(pk))
         return Response(AssignmentSerializer(assignment).data)
 
     @extend_schema(request=None, responses=LeaseSerializer)
@@ -125,7 +126,7 @@ class BlockViewSet(mixins.CreateModelMixin, ScopedViewSet):
         project = data.get("project")
         if project is not None:
             project = access.access_project_for_manage(self.request.user, project.pk)
-        serializer.instance = services.block_create(
+        serializer.instance = leases.block_create(
             worker=data["worker"], project=project, reason=data["reason"], actor=self.request.user
         )
 

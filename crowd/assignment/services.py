@@ -1,58 +1,30 @@
-"""Handing out work: claim the next task, return it, extend it, expire it, block workers.
+"""Assignment rows: leases (create, end, extend), the worker's own lease, blocks.
 
-Counters move only here, with F() expressions, in the same transaction as the assignment
-row they count: ``Item.slots_taken`` is the number of live leases plus submitted labels of a
-regular item, and a claim takes only a slot whose reward the budget already holds
-(``slots_taken < slots_funded``, :mod:`crowd.pay.funding`); a freed slot is unfunded with it.
-Gold items are not counted: any number of workers may answer them.
-
-Concurrency: the claim is one short transaction that locks the chosen item row with
-``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so concurrent claimers never wait on each other and
-never pick the same slot; the check constraint ``slots_taken <= slots_funded`` and the
-unique constraints (worker, item) and (worker, project) WHERE leased are the last line. On
-SQLite the lock clause is ignored and writes are serialised, which is correct for one process.
+Only the assignment's own rows move here. A lease's end also frees its item's slot and its
+reserved reward, and a block ends the worker's leases: those transitions span three apps and
+live in :mod:`workflows.pipeline.leases`; the claim lives in :mod:`workflows.pipeline.claims`.
 """
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from crowd.common.exceptions import Conflict, Forbidden, InvalidInput, NotFound, NothingForYou
-from crowd.qualifications.models import (
-    QualificationRequirement,
-    QualificationTestAttempt,
-    QualificationType,
-)
-from crowd.qualifications.selectors import requirements_check
-from crowd.qualifications.services import qualification_auto_grant_for_project
-from workflows.projects.models import Item, ItemState, Project, ProjectStatus
+from crowd.accounts import access
+from crowd.common.exceptions import Conflict, InvalidInput, NotFound
+from workflows.projects.models import Project
 
-from .claim_sql import claim_regular_fast
-from .gold import gold_turn
 from .models import Assignment, AssignmentStatus, Block
-from .selectors import LeaseTask
 
 logger = logging.getLogger(__name__)
-
-CLAIM_ATTEMPTS = 3
-FUNDING_ROUNDS = 2
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    assignment: Assignment
-    created: bool
-    task: LeaseTask | None = None  # when the claim read it too (with_task, PostgreSQL fast path)
 
 
 # -- reading state ---------------------------------------------------------------------------
 
 
-def _blocks_active(*, worker, project) -> QuerySet[Block]:
+def blocks_active(*, worker, project) -> QuerySet[Block]:
     """The worker's active blocks on ``project`` (a Project or an OuterRef) or everywhere."""
     return Block.objects.filter(worker=worker, lifted_at__isnull=True).filter(
         Q(project=project) | Q(project__isnull=True)
@@ -60,114 +32,18 @@ def _blocks_active(*, worker, project) -> QuerySet[Block]:
 
 
 def block_active_for(*, worker, project: Project) -> Block | None:
-    return _blocks_active(worker=worker, project=project).first()
+    return blocks_active(worker=worker, project=project).first()
 
 
-# -- releasing slots -------------------------------------------------------------------------
+def unseen_by(worker):
+    """Items (an Item queryset's filter) the worker was never handed."""
+    return ~Exists(Assignment.objects.filter(item=OuterRef("pk"), worker=worker))
 
 
-def _release_slots(item_ids: list[int]) -> None:
-    """Give back (and unfund: the caller releases its reward) one slot per listed item (an id
-    may repeat). Gold items hold no slots.
-
-    Precondition: inside the transaction that moved those assignments out of LEASED.
-    """
-    counts: dict[int, int] = {}
-    for item_id in item_ids:
-        counts[item_id] = counts.get(item_id, 0) + 1
-    for item_id, n in sorted(counts.items()):  # a fixed lock order avoids deadlocks
-        Item.objects.filter(pk=item_id, is_gold=False).update(
-            slots_taken=F("slots_taken") - n, slots_funded=F("slots_funded") - n
-        )
+# -- lease rows ------------------------------------------------------------------------------
 
 
-def _release_budget(assignment_ids: list[int]) -> None:
-    """Give the reserved rewards of ended leases back to their project budgets."""
-    from crowd.pay.budget import budget_release  # pay builds on assignment, not the reverse
-
-    budget_release(assignment_ids=assignment_ids)
-
-
-def _end_leases(assignments, *, status: str, now: datetime) -> int:
-    """Move the given assignments from LEASED to ``status`` and free their slots.
-
-    Conditional on the row still being LEASED, so a lease that was submitted meanwhile is
-    left alone and a repeated call changes nothing.
-    """
-    ids = list(assignments.values_list("pk", flat=True))
-    if not ids:
-        return 0
-    ended = list(
-        Assignment.objects.select_for_update()
-        .filter(pk__in=ids, status=AssignmentStatus.LEASED)
-        .order_by("pk")
-        .values_list("pk", "item_id")
-    )
-    Assignment.objects.filter(pk__in=[pk for pk, _ in ended]).update(status=status)
-    _release_slots([item_id for _, item_id in ended])
-    _release_budget([pk for pk, _ in ended])
-    return len(ended)
-
-
-def assignment_expire_overdue(*, now: datetime | None = None, batch: int = 500) -> int:
-    """Expire every lease past its deadline, in short batches; returns how many expired.
-
-    Rows another transaction holds (a submit in flight) are skipped and picked up next run.
-    """
-    now = now or timezone.now()
-    total = 0
-    while True:
-        with transaction.atomic():
-            overdue = list(
-                Assignment.objects.select_for_update(skip_locked=True)
-                .filter(status=AssignmentStatus.LEASED, lease_expires_at__lte=now)
-                .order_by("pk")
-                .values_list("pk", "item_id")[:batch]
-            )
-            if not overdue:
-                return total
-            Assignment.objects.filter(pk__in=[pk for pk, _ in overdue]).update(
-                status=AssignmentStatus.EXPIRED
-            )
-            _release_slots([item_id for _, item_id in overdue])
-            _release_budget([pk for pk, _ in overdue])
-        total += len(overdue)
-        if len(overdue) < batch:
-            return total
-
-
-def assignment_release_live(*, worker, project: Project | None = None) -> int:
-    """End the worker's live leases (on one project, or everywhere): used by blocks and gates."""
-    leases = Assignment.objects.filter(worker=worker, status=AssignmentStatus.LEASED)
-    if project is not None:
-        leases = leases.filter(project=project)
-    with transaction.atomic():
-        return _end_leases(leases, status=AssignmentStatus.RETURNED, now=timezone.now())
-
-
-# -- claiming --------------------------------------------------------------------------------
-
-
-def _live_lease(*, worker, project: Project, now: datetime) -> Assignment | None:
-    """The worker's live lease on the project, expiring it if its deadline passed (then None).
-
-    Not asked before every claim: the claim's insert meets the unique constraint (worker,
-    project) WHERE leased when a lease exists, and only then (or when a claim finds nothing)
-    does the caller look here.
-    """
-    lease = Assignment.objects.filter(
-        worker=worker, project=project, status=AssignmentStatus.LEASED
-    ).first()
-    if lease is None or lease.lease_expires_at > now:
-        return lease
-    with transaction.atomic():
-        _end_leases(
-            Assignment.objects.filter(pk=lease.pk), status=AssignmentStatus.EXPIRED, now=now
-        )
-    return None
-
-
-def _new_assignment(
+def assignment_new(
     *, worker, project: Project, item_id: int, now: datetime, funded_minor: int | None = None
 ) -> Assignment:
     return Assignment.objects.create(
@@ -180,249 +56,41 @@ def _new_assignment(
     )
 
 
-def _unseen_by(worker):
-    return ~Exists(Assignment.objects.filter(item=OuterRef("pk"), worker=worker))
+def leases_close(assignments, *, status: str) -> list[tuple[int, int]]:
+    """Move the given assignments from LEASED to ``status``; the (id, item id) of those moved.
 
-
-def _take_slot(*, worker, project: Project) -> tuple[int, int] | None:
-    """Pick the best open item the worker has not seen with a slot funded at the project's
-    reward and take that slot, in one statement; returns the item id and the slot's reward, or
-    None if there is none. Call inside a transaction.
-
-    ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id`` saves
-    the round trip between the pick and the take; the ORM cannot say UPDATE ... RETURNING, so
-    the pick is built by the ORM (which adds the lock clause only where the backend has one:
-    PostgreSQL; SQLite serialises writers instead) and wrapped here. SQLite >= 3.35 has
-    RETURNING. The row stays locked until commit, so the check constraint
-    ``slots_taken <= slots_funded`` cannot be crossed by a concurrent claimer.
+    Conditional on the row still being LEASED, so a lease that was submitted meanwhile is
+    left alone and a repeated call changes nothing. Call inside a transaction
+    (:func:`workflows.pipeline.leases.lease_end` frees the slots and rewards with it).
     """
-    pick = (
-        Item.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(
-            project=project,
-            state=ItemState.OPEN,
-            is_gold=False,
-            slots_taken__lt=F("slots_funded"),
-            slot_reward_minor=project.reward_minor,
-        )
-        .filter(_unseen_by(worker))
-        .order_by("-priority", F("labels_wanted") - F("slots_taken"), "id")
-        .values("pk")[:1]
+    ids = list(assignments.values_list("pk", flat=True))
+    if not ids:
+        return []
+    ended = list(
+        Assignment.objects.select_for_update()
+        .filter(pk__in=ids, status=AssignmentStatus.LEASED)
+        .order_by("pk")
+        .values_list("pk", "item_id")
     )
-    connection = connections[pick.db]
-    pick_sql, params = pick.query.get_compiler(connection=connection).as_sql()
-    table, column, price = (
-        connection.ops.quote_name(n)
-        for n in (Item._meta.db_table, "slots_taken", "slot_reward_minor")
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {column} = {column} + 1 WHERE id = ({pick_sql})"
-            f" RETURNING id, {price}",
-            params,
-        )
-        row = cursor.fetchone()
-    return tuple(row) if row else None
+    Assignment.objects.filter(pk__in=[pk for pk, _ in ended]).update(status=status)
+    return ended
 
 
-# _claim_gold and _claim_test_item run inside the claim's one transaction, which budget_claim
-# opens (with the reservation of the reward) and which rolls back whole on any error; they
-# open no savepoint of their own, two round trips each that would buy nothing.
-
-
-def _lease_funded_slot(*, worker, project: Project, now: datetime) -> Assignment | None:
-    with transaction.atomic():
-        taken = _take_slot(worker=worker, project=project)
-        if taken is None:
-            return None
-        item_id, funded_minor = taken
-        return _new_assignment(
-            worker=worker, project=project, item_id=item_id, now=now, funded_minor=funded_minor
-        )
-
-
-def _claim_regular(*, worker, project: Project, now: datetime) -> Assignment | None:
-    """Lease a funded slot on the best open item the worker has not seen. Finding none, fund
-    what the budget allows and look again. Return None when nothing is left for the worker;
-    raise NothingForYou("budget_spent") when only unfunded slots are, and the budget cannot
-    pay one, or ("try_again") when it can but other claims took what it funded meanwhile."""
-    from crowd.pay.budget import budget_can_pay  # pay builds on assignment, not the reverse
-    from crowd.pay.funding import slots_fund, slots_funding_due
-
-    assignment = _lease_funded_slot(worker=worker, project=project, now=now)
-    spent = False
-    # A second round when the budget could pay but other claims took what the first funded,
-    # or funding skipped a row another transaction held (crowd/pay/funding.py).
-    for _ in range(FUNDING_ROUNDS):
-        if assignment is not None or spent or not slots_funding_due(project):
-            break
-        slots_fund(project=project)
-        project.refresh_from_db(fields=["reward_minor"])
-        assignment = _lease_funded_slot(worker=worker, project=project, now=now)
-        spent = assignment is None and not budget_can_pay(project)
-    if assignment is not None:
-        return assignment
-    unfunded = Item.objects.filter(
-        project=project, state=ItemState.OPEN, is_gold=False, slots_funded__lt=F("labels_wanted")
-    ).filter(_unseen_by(worker))
-    if not unfunded.exists():
-        return None  # nothing left for this worker, funded or not
-    if spent or not budget_can_pay(project):
-        raise NothingForYou("budget_spent", "the project's budget is spent")
-    raise NothingForYou(
-        "try_again",
-        "other workers took the tasks the budget could pay just now: ask again in a moment",
+def leases_overdue_locked(*, now: datetime, batch: int) -> list[tuple[int, int]]:
+    """Lock up to ``batch`` leases past their deadline, skipping rows another transaction holds
+    (a submit in flight): their (id, item id). Call inside a transaction."""
+    return list(
+        Assignment.objects.select_for_update(skip_locked=True)
+        .filter(status=AssignmentStatus.LEASED, lease_expires_at__lte=now)
+        .order_by("pk")
+        .values_list("pk", "item_id")[:batch]
     )
 
 
-def _claim_gold(*, worker, project: Project, now: datetime, among=None) -> Assignment | None:
-    """Lease a gold item the worker has not seen (from ``among`` ids if given)."""
-    items = Item.objects.filter(project=project, is_gold=True).filter(_unseen_by(worker))
-    if among is not None:
-        items = items.filter(pk__in=among)
-    item_id = items.order_by("pk").values_list("pk", flat=True).first()
-    if item_id is None:
-        return None
-    return _new_assignment(worker=worker, project=project, item_id=item_id, now=now)
-
-
-def _claim_test_item(*, worker, project: Project, now: datetime) -> Assignment | None:
-    """On a qualification-test project, hand out the next item of the worker's open attempt."""
-    attempt = QualificationTestAttempt.objects.filter(
-        worker=worker, qualification_type__test_project=project, completed_at__isnull=True
-    ).first()
-    if attempt is None:
-        raise NothingForYou(
-            "test_not_started",
-            "this project is a qualification test: start the test first "
-            "(POST /api/v1/qualification-types/{id}/test/)",
-        )
-    assignment = _claim_gold(worker=worker, project=project, now=now, among=attempt.item_ids)
-    if assignment is not None:
-        attempt.assignments.add(assignment)
-    return assignment
-
-
-def _claim_one(*, worker, project: Project, now: datetime) -> Assignment | None:
-    """Lease one item; gold and test items reserve their reward per lease (budget_claim)."""
-    from crowd.pay.budget import budget_claim  # pay builds on assignment, not the reverse
-
-    if project.is_test:
-        return budget_claim(
-            project=project,
-            claim=lambda: _claim_test_item(worker=worker, project=project, now=now),
-        )
-    if project.gold_rate > 0 and gold_turn(
-        worker_id=worker.pk,
-        project_id=project.pk,
-        gold_rate=project.gold_rate,
-        handed_out=Assignment.objects.filter(worker=worker, project=project).count(),
-    ):
-        gold = budget_claim(
-            project=project, claim=lambda: _claim_gold(worker=worker, project=project, now=now)
-        )
-        if gold is not None:
-            return gold
-    return _claim_regular(worker=worker, project=project, now=now)
-
-
-def _check_eligible(*, worker, project: Project, now: datetime) -> None:
-    """Raise NothingForYou unless the worker may claim now. ``project`` comes from
-    :func:`_project_for_claim`: its status and the block flag were read by this very claim (a
-    paused project or a new block stops the next claim, nothing is cached), and the
-    requirements with the worker's grants take one more query, only if there are any."""
-    if project.status != ProjectStatus.ACTIVE:
-        raise NothingForYou("project_not_active", f"the project is {project.status}, not active")
-    if project.deadline is not None and project.deadline <= now:
-        raise NothingForYou("deadline_passed", "the project's deadline has passed")
-    if project.blocked:
-        block = block_active_for(worker=worker, project=project)  # for its reason; rare
-        if block is not None:
-            scope = "on this project" if block.project_id else "on all projects"
-            raise NothingForYou("blocked", f"you are blocked {scope}: {block.reason}")
-    if not project.has_requirements:
-        return
-    check = requirements_check(worker=worker, project=project, now=now)
-    if check.auto_grant_due:
-        # The worker's first request here: grant the defaults, then judge with them.
-        qualification_auto_grant_for_project(worker=worker, project=project, now=now)
-        check = requirements_check(worker=worker, project=project, now=now)
-    if check.unmet:
-        raise NothingForYou(
-            "not_qualified",
-            "; ".join(u.message for u in check.unmet),
-            details={"unmet": [u.qualification_type_id for u in check.unmet]},
-        )
-
-
-def _project_for_claim(*, worker, project_id: int) -> Project | None:
-    """The project with what eligibility asks of it, in one query: whether it is a
-    qualification test, whether the worker has an active block on it (or everywhere), and
-    whether it has any requirements at all."""
-    return (
-        Project.objects.annotate(
-            is_test=Exists(QualificationType.objects.filter(test_project=OuterRef("pk"))),
-            blocked=Exists(_blocks_active(worker=worker, project=OuterRef("pk"))),
-            has_requirements=Exists(
-                QualificationRequirement.objects.filter(project=OuterRef("pk"))
-            ),
-        )
-        .filter(pk=project_id)
-        .first()
-    )
-
-
-def assignment_claim_next(
-    *, worker, project_id: int, now: datetime | None = None, with_task: bool = False
-) -> ClaimResult:
-    """Lease one task of the project to the worker, or raise NothingForYou saying why.
-
-    Idempotent while a lease is live: asking again returns the same lease. ``with_task``: on
-    PostgreSQL's fast path, read the lease's task in the claim's round trip (``result.task``;
-    None elsewhere, then :func:`~crowd.assignment.selectors.lease_task` reads it).
-    """
-    now = now or timezone.now()
-    if worker.role != "worker":
-        raise Forbidden("only workers take tasks")
-    if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
-        fast = claim_regular_fast(
-            worker=worker, project_id=project_id, now=now, with_task=with_task
-        )
-        if fast is not None:
-            assignment, task = fast
-            return ClaimResult(assignment, created=True, task=task)
-    project = _project_for_claim(worker=worker, project_id=project_id)
-    if project is None:
-        raise NotFound(f"no project {project_id}")
-    _check_eligible(worker=worker, project=project, now=now)
-    # No look for a live lease first: most claims come from workers without one, so we try
-    # the claim straight away. The unique constraint (worker, project) WHERE leased refuses
-    # a second lease (an earlier claim's, or a second tab's that won the race; the insert
-    # waits for that tab to commit), the claim's transaction rolls back whole (slot and
-    # reservation too), and we return the lease found. An overdue lease is expired there and
-    # the claim tried again.
-    for _ in range(CLAIM_ATTEMPTS):
-        try:
-            # NothingForYou("budget_spent") when the budget cannot pay one more.
-            assignment = _claim_one(worker=worker, project=project, now=now)
-        except IntegrityError:
-            lease = _live_lease(worker=worker, project=project, now=now)
-            if lease is not None:
-                return ClaimResult(lease, created=False)
-            continue
-        except NothingForYou:
-            # A worker holding a live lease gets it back even when nothing more is left.
-            lease = _live_lease(worker=worker, project=project, now=now)
-            if lease is not None:
-                return ClaimResult(lease, created=False)
-            raise
-        if assignment is not None:
-            return ClaimResult(assignment, created=True)
-        lease = _live_lease(worker=worker, project=project, now=now)
-        if lease is not None:
-            return ClaimResult(lease, created=False)
-        raise NothingForYou("nothing_left", "nothing left for you in this project right now")
-    raise Conflict("another request of yours is claiming right now; try again")
+def leases_live(*, worker, project: Project | None = None) -> QuerySet[Assignment]:
+    """The worker's live leases on one project, or everywhere."""
+    leases = Assignment.objects.filter(worker=worker, status=AssignmentStatus.LEASED)
+    return leases if project is None else leases.filter(project=project)
 
 
 # -- the worker's own lease ------------------------------------------------------------------
@@ -460,19 +128,6 @@ def assignment_check_live(assignment: Assignment, *, now: datetime) -> None:
     raise Conflict(message, details={"status": assignment.status})
 
 
-def assignment_return(*, worker, assignment_id: int, now: datetime | None = None) -> Assignment:
-    """Give a lease back unworked; its slot goes back to the pool at once."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        assignment = assignment_get_own_locked(worker=worker, assignment_id=assignment_id)
-        assignment_check_live(assignment, now=now)
-        _end_leases(
-            Assignment.objects.filter(pk=assignment.pk), status=AssignmentStatus.RETURNED, now=now
-        )
-    assignment.refresh_from_db()
-    return assignment
-
-
 def assignment_extend(*, worker, assignment_id: int, now: datetime | None = None) -> Assignment:
     """Push the deadline to a full lease from now, up to the project's number of extensions."""
     now = now or timezone.now()
@@ -495,25 +150,20 @@ def assignment_extend(*, worker, assignment_id: int, now: datetime | None = None
 # -- blocks ----------------------------------------------------------------------------------
 
 
-def block_create(*, worker, reason: str, actor, project: Project | None = None) -> Block:
-    """Block a worker on one project (or everywhere) and end their live leases there."""
-    if worker.role != "worker":
+def block_record(*, worker, reason: str, actor, project: Project | None = None) -> Block:
+    """The block row (call inside a transaction); :func:`workflows.pipeline.leases.block_create`
+    is the service: it ends the worker's leases with it."""
+    if not access.can_take_tasks(worker):
         raise InvalidInput("only workers can be blocked")
     if not reason.strip():
         raise InvalidInput("a block needs a reason")
     try:
         with transaction.atomic():
-            block = Block.objects.create(
+            return Block.objects.create(
                 worker=worker, project=project, reason=reason.strip(), created_by=actor
             )
-            leases = Assignment.objects.filter(worker=worker, status=AssignmentStatus.LEASED)
-            if project is not None:
-                leases = leases.filter(project=project)
-            _end_leases(leases, status=AssignmentStatus.RETURNED, now=timezone.now())
     except IntegrityError:
         raise Conflict("this worker is already blocked there") from None
-    logger.info("worker %s blocked on %s by %s", worker.pk, project or "all projects", actor.pk)
-    return block
 
 
 def block_lift(*, block: Block, actor) -> Block:

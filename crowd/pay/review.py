@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from crowd.accounts.access import can_review_work
@@ -20,7 +19,9 @@ from crowd.common.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from crowd.labeling.models import Annotation
 from crowd.qualifications.scoring import answer_score
 from crowd.qualifications.services import system_qualifications_refresh
-from workflows.projects.models import Item, ItemState, Project
+from workflows.golden.models import GoldenAnnotation
+from workflows.projects.items import item_slot_reopen
+from workflows.projects.models import Item, Project
 
 from .budget import budget_release, budget_reward
 from .models import Appeal, AppealOutcome, ReviewDecision, ReviewOutcome
@@ -130,17 +131,6 @@ def _approve(rows, *, actor, now: datetime, automatic: bool, evidence) -> list[i
     return done
 
 
-def _free_slot(item: Item) -> None:
-    """A rejected answer no longer fills its slot; the item takes another label if it still
-    wants labels. A promoted (or escalated, rejected) item keeps its state and golden label."""
-    if item.is_gold:
-        return
-    Item.objects.filter(pk=item.pk, slots_taken__gt=0).update(
-        slots_taken=F("slots_taken") - 1, slots_funded=F("slots_funded") - 1
-    )
-    Item.objects.filter(pk=item.pk, state=ItemState.CONSENSUS).update(state=ItemState.OPEN)
-
-
 def _reject(rows, *, actor, reason: str, now: datetime, automatic: bool, evidence) -> list[int]:
     done = []
     for a in rows:
@@ -150,7 +140,7 @@ def _reject(rows, *, actor, reason: str, now: datetime, automatic: bool, evidenc
         )  # fmt: skip
         if not moved:
             continue
-        _free_slot(a.item)
+        item_slot_reopen(a.item)
         _record(a, ReviewOutcome.REJECT, actor=actor, automatic=automatic, evidence=evidence(a))
         done.append(a.pk)
     budget_release(assignment_ids=done)
@@ -377,8 +367,6 @@ def _reference(item: Item) -> tuple[dict | None, dict]:
     else the item's current golden annotation (promoted by consensus or by a reviewer)."""
     if item.is_gold:
         return item.gold_answer, {"via": "gold"}
-    from workflows.golden.models import GoldenAnnotation
-
     golden = GoldenAnnotation.objects.filter(item=item, superseded_at__isnull=True).first()
     if golden is None:
         return None, {}

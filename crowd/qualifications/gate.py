@@ -13,10 +13,10 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from crowd.assignment.models import SUBMITTED_STATUSES, Assignment, AssignmentStatus, Block
+from crowd.assignment.models import SUBMITTED_STATUSES, Assignment, AssignmentStatus
 from workflows.projects.models import GateAction
 
 from .models import (
@@ -98,8 +98,9 @@ def quality_gate_run(*, worker, project, now: datetime | None = None) -> GateVer
     Returns the verdict, or None when the project's gate is off. Every trip flags the worker's
     submitted, unreviewed work on the project and writes a ``gate_warned`` event on their gold
     accuracy grant; then ``revoke`` revokes the worker's grants of the (hand-made) types the
-    project requires, and ``block`` blocks the worker on the project and ends their leases.
-    Call inside a transaction.
+    project requires; ``block`` is the caller's (workflows.pipeline.quality_gate): a block
+    ends the worker's leases, which frees slots and rewards of other apps. Call inside a
+    transaction.
     """
     if project.gate_min_gold_accuracy <= 0:
         return None
@@ -120,9 +121,13 @@ def quality_gate_run(*, worker, project, now: datetime | None = None) -> GateVer
     return verdict
 
 
+def gate_reason(project, verdict: GateVerdict) -> str:
+    return f"quality gate of project '{project.name}' (#{project.pk}): {verdict.describe()}"
+
+
 def _gate_act(*, worker, project, verdict: GateVerdict, now: datetime) -> None:
     action = project.gate_action
-    reason = f"quality gate of project '{project.name}' (#{project.pk}): {verdict.describe()}"
+    reason = gate_reason(project, verdict)
     flagged = Assignment.objects.filter(
         worker=worker, project=project, status=AssignmentStatus.SUBMITTED
     ).update(flagged_for_review=True)
@@ -135,8 +140,6 @@ def _gate_act(*, worker, project, verdict: GateVerdict, now: datetime) -> None:
         )
         for grant in grants:
             _grant_revoke(grant, actor=None, reason=reason, now=now, project=project)
-    elif action == GateAction.BLOCK:
-        _gate_block(worker=worker, project=project, reason=reason)
     accuracy = system_qualification_type(SystemQualification.GOLD_ACCURACY)
     grant, _ = _grant_locked(
         qualification_type=accuracy, worker=worker, value=round(100 * verdict.accuracy), now=now
@@ -151,18 +154,3 @@ def _gate_act(*, worker, project, verdict: GateVerdict, now: datetime) -> None:
     logger.info(
         "quality gate tripped for worker %s on project %s: %s", worker.pk, project.pk, action
     )
-
-
-def _gate_block(*, worker, project, reason: str) -> None:
-    from crowd.assignment.services import assignment_release_live  # assignment depends on us
-
-    active = Block.objects.filter(worker=worker, project=project, lifted_at__isnull=True)
-    if not active.exists():
-        try:
-            with transaction.atomic():
-                Block.objects.create(
-                    worker=worker, project=project, reason=reason, created_by=project.owner
-                )
-        except IntegrityError:
-            pass  # blocked concurrently: one block is enough
-    assignment_release_live(worker=worker, project=project)

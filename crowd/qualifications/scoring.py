@@ -1,6 +1,6 @@
 """Score one answer against a gold answer (0-1), with the consensus package's geometry.
 
-Pure: no Django, no database. Payloads are those of :mod:`crowd.labeling.validation`.
+Pure: no Django, no database. Payloads are those of :mod:`workflows.projects.validation`.
 """
 
 from __future__ import annotations

@@ -394,22 +394,23 @@ def system_qualifications_refresh(*, worker, now: datetime | None = None) -> dic
 # -- gold answers: accuracy, the quality gate, qualification tests ----------------------------
 
 
-def gold_result_record(*, assignment: Assignment, now: datetime | None = None) -> None:
+def gold_result_record(*, assignment: Assignment, now: datetime | None = None):
     """Take note of a scored gold answer: refresh the worker's gold accuracy, run the
     project's quality gate, and complete the worker's qualification test if this was its last
-    item.
+    item. Returns the gate's verdict (None when the gate is off), whose block is the caller's
+    (:mod:`workflows.pipeline.quality_gate`).
 
     Precondition: called inside the submit transaction, after the assignment was saved as
     submitted with its ``gold_score``. Does nothing for an assignment without a score.
     """
     if assignment.gold_score is None:
-        return
+        return None
     now = now or timezone.now()
     worker, project = assignment.worker, assignment.project
     from .gate import quality_gate_run  # the gate builds on the grant verbs of this module
 
     _system_grants_refresh(worker=worker, keys=[SystemQualification.GOLD_ACCURACY], now=now)
-    quality_gate_run(worker=worker, project=project, now=now)
+    verdict = quality_gate_run(worker=worker, project=project, now=now)
     attempts = (
         QualificationTestAttempt.objects.select_for_update(of=("self",))
         .filter(
@@ -422,6 +423,7 @@ def gold_result_record(*, assignment: Assignment, now: datetime | None = None) -
     )
     for attempt in attempts:
         _test_attempt_try_complete(attempt, now=now)
+    return verdict
 
 
 def _test_attempt_try_complete(attempt: QualificationTestAttempt, *, now: datetime) -> bool:

@@ -6,7 +6,6 @@ from types import SimpleNamespace
 from django.core.files.base import ContentFile
 
 from crowd.accounts.models import Role
-from crowd.assignment.services import block_create
 from crowd.pay import payouts, review
 from crowd.qualifications import services as qualification_services
 from tests import factories
@@ -14,6 +13,7 @@ from tests.golden.golden_factories import boxes, make_consensus, make_golden
 from tests.pay.review_support import claim, paid_project, submitted
 from workflows.golden.models import ExportJob, ExportStatus
 from workflows.golden.versions import golden_version_freeze
+from workflows.pipeline.leases import block_create
 from workflows.projects.models import ItemState
 from workflows.webhooks import services as webhook_services
 

@@ -4,10 +4,11 @@ import pytest
 from django.utils import timezone
 
 from crowd.assignment.models import Assignment
-from crowd.assignment.services import assignment_claim_next, block_create
 from crowd.common.exceptions import Forbidden, NotFound, NothingForYou
 from crowd.qualifications.services import qualification_type_create, requirement_create
 from tests import factories
+from workflows.pipeline.claims import assignment_claim_next
+from workflows.pipeline.leases import block_create
 
 pytestmark = pytest.mark.django_db
 

@@ -10,12 +10,9 @@ from django.db import connection
 from django.utils import timezone
 from psycopg.pq import TransactionStatus
 
-from crowd.assignment import claim_sql
-from crowd.assignment.claim_sql import claim_regular_fast
 from crowd.assignment.gold import GOLD_DRAW_SQL, gold_draw, gold_turn
 from crowd.assignment.models import Assignment
 from crowd.assignment.selectors import lease_task
-from crowd.assignment.services import assignment_claim_next, block_create
 from crowd.pay.budget import budget_summary
 from crowd.pay.funding import slots_fund
 from crowd.pay.ledger import books_total
@@ -27,6 +24,10 @@ from crowd.qualifications.services import (
 )
 from tests import factories
 from tests.pay.review_support import assert_reserve_matches
+from workflows.pipeline import claim_sql
+from workflows.pipeline.claim_sql import claim_regular_fast
+from workflows.pipeline.claims import assignment_claim_next
+from workflows.pipeline.leases import block_create
 from workflows.projects.services import project_update
 
 pytestmark = [pytest.mark.django_db, pytest.mark.requires_postgres]

@@ -9,7 +9,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from crowd.assignment import services
-from crowd.assignment.claim_sql import claim_regular_fast
 from crowd.common.exceptions import NothingForYou
 from crowd.pay.funding import slots_fund
 from crowd.qualifications.models import QualificationGrant
@@ -20,6 +19,9 @@ from crowd.qualifications.services import (
     requirement_create,
 )
 from tests import factories
+from workflows.pipeline.claim_sql import claim_regular_fast
+from workflows.pipeline.claims import assignment_claim_next
+from workflows.pipeline.leases import block_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.requires_postgres]
 
@@ -57,7 +59,7 @@ def _blocked(scope):
         target = {"here": project, "lifted": project, "everywhere": None, "elsewhere": elsewhere}[
             scope
         ]
-        block = services.block_create(worker=wendy, reason="test", actor=alice, project=target)
+        block = block_create(worker=wendy, reason="test", actor=alice, project=target)
         if scope == "lifted":
             services.block_lift(block=block, actor=alice)
 
@@ -119,5 +121,5 @@ def test_both_roads_agree(case, alice, wendy, monkeypatch):
         lambda: claim_regular_fast(worker=wendy, project_id=project.pk, now=timezone.now())
     )
     monkeypatch.setattr(services, "claim_regular_fast", lambda **_: None)
-    general = _leases(lambda: services.assignment_claim_next(worker=wendy, project_id=project.pk))
+    general = _leases(lambda: assignment_claim_next(worker=wendy, project_id=project.pk))
     assert (fast, general) == (expected, expected)

@@ -16,10 +16,10 @@ from django.db import connections
 from django.db.models import Count
 
 from crowd.assignment.models import Assignment
-from crowd.assignment.services import assignment_claim_next
 from crowd.common.exceptions import Conflict, NothingForYou
-from crowd.labeling.services import annotation_submit
 from tests import factories, pools
+from workflows.pipeline.claims import assignment_claim_next
+from workflows.pipeline.submit import annotation_submit
 from workflows.projects.models import Item
 
 pytestmark = [pytest.mark.requires_postgres, pytest.mark.django_db(transaction=True)]

@@ -4,18 +4,14 @@ import pytest
 from django.utils import timezone
 
 from crowd.assignment.models import Assignment
-from crowd.assignment.services import (
-    assignment_claim_next,
-    assignment_expire_overdue,
-    assignment_extend,
-    assignment_return,
-    block_create,
-)
-from crowd.assignment.tasks import assignment_expire_overdue_task
+from crowd.assignment.services import assignment_extend
 from crowd.common.exceptions import Conflict, NotFound
 from crowd.labeling.models import Annotation
-from crowd.labeling.services import annotation_submit
 from tests import factories
+from workflows.pipeline.claims import assignment_claim_next
+from workflows.pipeline.leases import assignment_expire_overdue, assignment_return, block_create
+from workflows.pipeline.submit import annotation_submit
+from workflows.pipeline.tasks import assignment_expire_overdue_task
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,10 @@ import pytest
 from django.test import Client
 from playwright.sync_api import Page, expect
 
-from crowd.assignment.services import assignment_claim_next
-from crowd.labeling.services import annotation_submit
 from tests import factories
 from workflows.golden.models import GoldenAnnotation
+from workflows.pipeline.claims import assignment_claim_next
+from workflows.pipeline.submit import annotation_submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.urls("tests.browser.urls_pages")]
 

@@ -11,13 +11,13 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from crowd.accounts.models import Role, User
-from crowd.labeling.validation import ImageFrame, payload_validate
 from crowd.qualifications.models import QualificationRequirement, QualificationType
 from workflows.demo.logins import ACCOUNTS
 from workflows.demo.project import PROJECT_NAME
 from workflows.demo.scenes import scenes_generate
 from workflows.demo.seed import CREDENTIALS_FILE, GROUND_TRUTH_FILE, demo_seed
 from workflows.projects.models import Category, Dataset, Item, LabelSchema, Project
+from workflows.projects.validation import ImageFrame, payload_validate
 
 pytestmark = pytest.mark.django_db
 IMAGES = 12

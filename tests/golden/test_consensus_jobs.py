@@ -3,12 +3,14 @@
 import pytest
 from django.utils import timezone
 
-from crowd.assignment.services import assignment_claim_next
-from crowd.labeling.services import annotation_submit
 from tests import factories
 from workflows.golden.models import ConsensusResult, GoldenAnnotation
-from workflows.golden.services import consensus_items_stale, consensus_run_for_item
-from workflows.golden.tasks import consensus_sweep_task
+from workflows.golden.services import consensus_items_stale
+from workflows.pipeline.claims import assignment_claim_next
+from workflows.pipeline.consensus import consensus_run_for_item
+from workflows.pipeline.names import CONSENSUS_TASK
+from workflows.pipeline.submit import annotation_submit
+from workflows.pipeline.tasks import consensus_sweep_task
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +54,10 @@ def test_agreeing_labels_are_promoted_with_provenance(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         leases.append(label(project, boxes(project, (11, 10, 50, 41))))
     # The consensus job was queued to run after the commit, not inside the submit.
-    assert any("_consensus_when_complete" in cb.__qualname__ for cb in callbacks)
+    # (a follow-up sent on commit: partial(_send, row id, task name, args))
+    assert [cb.args[1:] for cb in callbacks if getattr(cb, "args", None)][:1] == [
+        (CONSENSUS_TASK, [item.pk])
+    ]
     item.refresh_from_db()
     assert item.state == "promoted"
     golden = GoldenAnnotation.objects.get(item=item)
@@ -122,7 +127,9 @@ def test_gold_items_never_run_consensus(alice, label):
     assert not ConsensusResult.objects.exists() and not GoldenAnnotation.objects.exists()
 
 
-def test_sweeper_requeues_items_whose_job_was_lost(pipeline, label):
+def test_sweeper_requeues_items_whose_job_was_lost(
+    pipeline, label, django_capture_on_commit_callbacks
+):
     project, item = pipeline
     for _ in range(3):
         label(project, boxes(project, (10, 10, 50, 40)))
@@ -135,6 +142,7 @@ def test_sweeper_requeues_items_whose_job_was_lost(pipeline, label):
     type(item).annotations.field.model.objects.filter(item=item).update(
         created_at=timezone.now() - timezone.timedelta(minutes=5)
     )
-    assert consensus_sweep_task() == 1  # eager: the re-queued job runs inline
+    with django_capture_on_commit_callbacks(execute=True):
+        assert consensus_sweep_task() == 1  # a follow-up; eager: it runs on commit
     item.refresh_from_db()
     assert item.state == "promoted"

@@ -29,9 +29,10 @@ pytestmark = pytest.mark.urls("tests.golden.urls")
 def emitted(monkeypatch):
     """Webhook events emitted, instead of deliveries (the webhooks app has its own tests)."""
     calls = []
-    monkeypatch.setattr(
-        "workflows.webhooks.services.webhook_emit", lambda **kwargs: calls.append(kwargs)
-    )
+    for emitter in ("golden.services", "golden.versions", "golden.exports.services"):
+        monkeypatch.setattr(
+            f"workflows.{emitter}.webhook_emit", lambda **kwargs: calls.append(kwargs)
+        )
     return calls
 
 

@@ -203,7 +203,8 @@ def test_export_then_import_round_trips_a_golden_version_as_prelabels(
     from workflows.golden.exports.services import export_request
     from workflows.golden.versions import golden_version_freeze
 
-    monkeypatch.setattr("workflows.webhooks.services.webhook_emit", lambda **kwargs: None)
+    for emitter in ("versions", "exports.services"):
+        monkeypatch.setattr(f"workflows.golden.{emitter}.webhook_emit", lambda **kwargs: None)
     payload = boxes((cats["dog"], 1.5, 2, 10, 20), (cats["cat"], 30, 10, 5, 5))
     make_golden(item=items[0], payload=payload, reviewer=rita)
     version = golden_version_freeze(project=project, actor=alice)

@@ -2,10 +2,10 @@
 
 import pytest
 
-from crowd.assignment.services import assignment_claim_next
-from crowd.labeling.services import annotation_submit
 from tests import factories
 from workflows.golden.models import GoldenAnnotation
+from workflows.pipeline.claims import assignment_claim_next
+from workflows.pipeline.submit import annotation_submit
 
 pytestmark = pytest.mark.django_db
 

@@ -18,8 +18,8 @@ from django.db import connection
 from django.utils import timezone
 
 from crowd.assignment.models import Assignment
-from crowd.assignment.services import assignment_claim_next
 from tests import factories
+from workflows.pipeline.claims import assignment_claim_next
 from workflows.projects.models import Item
 
 ROOT = Path(__file__).resolve().parents[2]

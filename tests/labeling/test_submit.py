@@ -3,12 +3,12 @@
 import pytest
 
 from crowd.assignment.models import Assignment
-from crowd.assignment.services import assignment_claim_next
 from crowd.common.exceptions import AlreadySubmitted, InvalidInput, NotFound, PayloadTooLarge
 from crowd.labeling.models import Annotation
-from crowd.labeling.services import annotation_submit
-from crowd.labeling.validation import MAX_REGIONS
 from tests import factories
+from workflows.pipeline.claims import assignment_claim_next
+from workflows.pipeline.submit import annotation_submit
+from workflows.projects.validation import MAX_REGIONS
 
 pytestmark = pytest.mark.django_db
 

@@ -5,13 +5,13 @@ from django.db.models import F, Sum
 from django.urls import include, path
 
 from crowd.assignment.models import Assignment, AssignmentStatus
-from crowd.assignment.services import assignment_claim_next
-from crowd.labeling.services import annotation_submit
 from crowd.pay import review_api
 from crowd.pay.ledger import account_for, balance
 from crowd.pay.models import AccountKind, EntryKind, LedgerEntry
 from crowd.urls import urlpatterns as site
 from tests import factories
+from workflows.pipeline.claims import assignment_claim_next
+from workflows.pipeline.submit import annotation_submit
 from workflows.projects.models import Item
 
 api = [

@@ -5,11 +5,6 @@ import pytest
 from django.utils import timezone
 
 from crowd.assignment.models import Assignment
-from crowd.assignment.services import (
-    assignment_expire_overdue,
-    assignment_return,
-    block_create,
-)
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput, NothingForYou
 from crowd.pay.budget import budget_fund, budget_set, budget_summary
 from crowd.pay.funding import slots_fund_all_due
@@ -26,6 +21,7 @@ from tests.pay.review_support import (
     reserved,
     submitted,
 )
+from workflows.pipeline.leases import assignment_expire_overdue, assignment_return, block_create
 from workflows.projects.models import Item
 from workflows.projects.services import project_update
 

@@ -15,9 +15,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from crowd.assignment.models import Assignment, AssignmentStatus
-from crowd.assignment.services import assignment_return
 from crowd.common.exceptions import NothingForYou
-from crowd.labeling.services import annotation_submit
 from crowd.pay.funding import slots_fund
 from crowd.pay.ledger import balance, books_total
 from crowd.pay.models import AccountKind, EntryKind, LedgerAccount, LedgerEntry
@@ -32,6 +30,8 @@ from tests.pay.review_support import (
     reserved,
     submitted,
 )
+from workflows.pipeline.leases import assignment_return
+from workflows.pipeline.submit import annotation_submit
 from workflows.projects.models import Item
 from workflows.projects.services import project_update
 

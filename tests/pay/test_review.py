@@ -27,7 +27,7 @@ from tests.pay.review_support import (
     payable,
     submitted,
 )
-from workflows.golden.services import golden_annotation_promote
+from workflows.pipeline.consensus import item_promote
 from workflows.projects.models import ItemState
 
 LATER = timezone.timedelta(days=30)
@@ -70,7 +70,7 @@ def test_rejecting_needs_a_reason_frees_the_slot_and_shows_the_reason(alice, wen
 def test_rejecting_work_on_a_promoted_item_keeps_its_golden_label(alice, wendy):
     project = paid_project(alice, items=1)
     assignment = submitted(wendy, project)
-    golden_annotation_promote(item=assignment.item, payload=answer(project), reviewer=alice)
+    item_promote(item=assignment.item, payload=answer(project), reviewer=alice)
     assignment_reject(ids=[assignment.pk], actor=alice, reason="wrong")
     assignment.item.refresh_from_db()
     assert assignment.item.state == ItemState.PROMOTED
@@ -228,7 +228,7 @@ def test_auto_review_by_agreement_with_the_promoted_label(alice):
     bad = submitted(factories.make_user(), project, answer(project, bbox=(30, 30, 10, 10)))
     item = good.item
     assert assignments_auto_review_for_item(item_id=item.pk).changed == []  # no label yet
-    golden_annotation_promote(item=item, payload=answer(project), reviewer=alice)
+    item_promote(item=item, payload=answer(project), reviewer=alice)
     report = assignments_auto_review_for_item(item_id=item.pk)
     assert sorted(report.changed) == sorted([good.pk, bad.pk])
     good.refresh_from_db()
@@ -258,5 +258,5 @@ def test_auto_review_of_gold_answers_uses_the_gold_score(alice):
 def test_auto_review_is_off_by_default(alice, wendy):
     project = paid_project(alice, items=1)
     assignment = submitted(wendy, project)
-    golden_annotation_promote(item=assignment.item, payload=answer(project), reviewer=alice)
+    item_promote(item=assignment.item, payload=answer(project), reviewer=alice)
     assert assignments_auto_review_for_item(item_id=assignment.item_id).changed == []

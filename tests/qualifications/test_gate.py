@@ -1,13 +1,13 @@
-"""The quality gate: Wilson interval values, and what gold_result_record does to a worker whose
+"""The quality gate: Wilson interval values, and what recording a gold result (workflows.pipeline.quality_gate) does to a worker whose
 gold accuracy is (or is not) surely below the project's bar."""
 
 import pytest
 
 from crowd.assignment.models import Assignment, Block
-from crowd.qualifications import services
 from crowd.qualifications.gate import gate_judge, wilson_interval
 from crowd.qualifications.models import QualificationEvent, QualificationGrant
 from tests import factories
+from workflows.pipeline.quality_gate import gold_result_record
 
 # -- Wilson interval (pure) ------------------------------------------------------------------
 
@@ -81,7 +81,7 @@ def pending_work(project, worker, status="submitted"):
 @pytest.mark.django_db
 def test_gold_results_keep_the_gold_accuracy_qualification_current(project, wendy, gold_answers):
     answers = gold_answers(project, [1.0, 0.9, 0.1, 0.0])
-    services.gold_result_record(assignment=answers[-1])
+    gold_result_record(assignment=answers[-1])
     accuracy = QualificationGrant.objects.get(
         worker=wendy, qualification_type__system="gold_accuracy"
     )
@@ -91,7 +91,7 @@ def test_gold_results_keep_the_gold_accuracy_qualification_current(project, wend
 @pytest.mark.django_db
 def test_the_gate_is_off_when_the_project_sets_no_bar(project, wendy, gold_answers):
     answers = gold_answers(project, [0.0] * 10)
-    services.gold_result_record(assignment=answers[-1])
+    gold_result_record(assignment=answers[-1])
     assert not gate_events(wendy)
     assert not Assignment.objects.filter(flagged_for_review=True).exists()
 
@@ -110,7 +110,7 @@ def test_a_good_worker_with_a_few_unlucky_answers_is_not_acted_on(
 ):
     project = gated_project(alice, "block")
     answers = gold_answers(project, scores)
-    services.gold_result_record(assignment=answers[-1])
+    gold_result_record(assignment=answers[-1])
     assert not gate_events(wendy)
     assert not Block.objects.exists()
     assert not Assignment.objects.filter(flagged_for_review=True).exists()
@@ -124,7 +124,7 @@ def test_a_clearly_bad_worker_is_warned_and_their_pending_work_flagged(alice, we
     approved = pending_work(project, wendy, status="approved")
     elsewhere = pending_work(other, wendy)
     answers = gold_answers(project, [1.0, 1.0] + [0.0] * 10)
-    services.gold_result_record(assignment=answers[-1])
+    gold_result_record(assignment=answers[-1])
 
     flagged = set(Assignment.objects.filter(flagged_for_review=True).values_list("pk", flat=True))
     assert flagged == {pending.pk, *(a.pk for a in answers)}
@@ -150,7 +150,7 @@ def test_the_revoke_action_revokes_the_projects_required_qualifications(
     bob_the_worker = factories.make_user(role="worker")
     grant(expert, bob_the_worker, 90)
     answers = gold_answers(project, [0.0] * 8)
-    services.gold_result_record(assignment=answers[-1])
+    gold_result_record(assignment=answers[-1])
 
     revoked = QualificationGrant.objects.get(qualification_type=expert, worker=wendy)
     assert revoked.revoked_at is not None
@@ -170,7 +170,7 @@ def test_the_block_action_blocks_the_worker_and_ends_their_leases(alice, wendy, 
     type(item).objects.filter(pk=item.pk).update(slots_taken=1, slots_funded=1)
     lease = factories.make_assignment(item=item, worker=wendy, status="leased")
     answers = gold_answers(project, [0.0] * 8)
-    services.gold_result_record(assignment=answers[-1])
+    gold_result_record(assignment=answers[-1])
 
     block = Block.objects.get()
     assert (block.worker, block.project, block.created_by) == (wendy, project, alice)
@@ -187,7 +187,7 @@ def test_the_block_action_blocks_the_worker_and_ends_their_leases(alice, wendy, 
 def test_a_second_trip_does_not_block_twice(alice, wendy, gold_answers):
     project = gated_project(alice, "block")
     answers = gold_answers(project, [0.0] * 9)
-    services.gold_result_record(assignment=answers[-2])
-    services.gold_result_record(assignment=answers[-1])
+    gold_result_record(assignment=answers[-2])
+    gold_result_record(assignment=answers[-1])
     assert Block.objects.count() == 1
     assert len(gate_events(wendy)) == 2

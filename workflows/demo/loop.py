@@ -12,11 +12,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from crowd.accounts.services import user_create
-from crowd.assignment.services import assignment_claim_next
-from crowd.labeling.services import annotation_submit
 from workflows.golden.exports.services import export_request
-from workflows.golden.services import review_decide
 from workflows.golden.versions import golden_version_freeze
+from workflows.pipeline.claims import assignment_claim_next
+from workflows.pipeline.consensus import review_decide
+from workflows.pipeline.submit import annotation_submit
 from workflows.projects.models import ItemState, Project
 
 from .simulated_crowd import crowd_answers_simulate, crowd_work

@@ -7,8 +7,9 @@ from rest_framework.views import APIView
 
 from crowd.accounts import access
 from crowd.common.api import ScopedViewSet
+from workflows.pipeline.consensus import review_decide
 
-from . import selectors, services
+from . import selectors
 from .models import ConsensusResult, GoldenAnnotation
 from .serializers import (
     ConsensusResultSerializer,
@@ -36,9 +37,7 @@ class ReviewDecideApi(APIView):
         access.access_item_for_review(request.user, item_id)
         body = ReviewDecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        golden = services.review_decide(
-            reviewer=request.user, item_id=item_id, **body.validated_data
-        )
+        golden = review_decide(reviewer=request.user, item_id=item_id, **body.validated_data)
         if golden is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(GoldenAnnotationSerializer(golden).data, status=status.HTTP_201_CREATED)

@@ -27,10 +27,10 @@ from pycocotools import mask as mask_utils
 from crowd.accounts.access import can_manage_project
 from crowd.common.exceptions import DomainError, Forbidden, InvalidInput
 from crowd.labeling.models import Annotation, AnnotationSource
-from crowd.labeling.validation import ImageFrame, payload_validate
 from workflows.consensus.masks import mask_to_polygons, polygon_to_rle
 from workflows.projects.models import AnnotationKind, Item, Project
 from workflows.projects.services import item_update
+from workflows.projects.validation import ImageFrame, payload_validate
 
 IMPORT_AS = ("prelabels", "gold")
 CLIP_TOLERANCE = 1.0  # pixels

@@ -1,30 +1,40 @@
-"""Consensus jobs, adaptive redundancy, promotion and expert review.
+"""The golden app's part of consensus, promotion and expert review.
 
-A consensus job reads an item's answers, computes outside any transaction, then writes its
-result in one short transaction holding the item's row lock. The result row is keyed by a
-digest of its inputs, so a re-run on the same inputs (a redelivered task, a sweeper) finds it
-and writes nothing.
+A consensus job (:func:`consensus_job_for_item`) reads an item's answers; its merge
+(:func:`consensus_decide`) runs outside any transaction; its result
+(:func:`consensus_result_record`) is written in the short transaction that holds the item's row
+lock. The result row is keyed by a digest of its inputs, so a re-run on the same inputs (a
+redelivered task, a sweeper) finds it and writes nothing. What the decision then does to the
+item, its answers and its pay is the pipeline's (workflows/pipeline/consensus.py).
 """
 
 import hashlib
 import json
 import logging
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from crowd.accounts.access import can_review_items
 from crowd.assignment.models import SUBMITTED_STATUSES, AssignmentStatus
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from crowd.labeling.models import Annotation, AnnotationSource
-from crowd.labeling.validation import ImageFrame, payload_validate
 from crowd.qualifications.models import QualificationGrant, SystemQualification
 from workflows.consensus.decision import Decision, redundancy_decision
+from workflows.projects.items import AWAITING_CONSENSUS
 from workflows.projects.models import Item, ItemState
+from workflows.projects.validation import ImageFrame, payload_validate
+from workflows.webhooks.services import webhook_emit, webhook_event_id
 
-from .consensus_runs import PACKAGE_VERSION, Answer, ConsensusInput, consensus_compute
+from .consensus_runs import (
+    PACKAGE_VERSION,
+    Answer,
+    ConsensusInput,
+    ConsensusOutput,
+    consensus_compute,
+)
 from .models import ConsensusDecision, ConsensusResult, GoldenAnnotation
 
 logger = logging.getLogger(__name__)
@@ -77,10 +87,9 @@ def golden_annotation_promote(
 ) -> GoldenAnnotation:
     """Make ``payload`` the item's trusted label; the previous one is kept, superseded.
 
-    Call inside a transaction holding the item's row lock.
+    Call inside a transaction holding the item's row lock; the item's state is the caller's
+    (:func:`workflows.pipeline.consensus.item_promote`).
     """
-    from workflows.webhooks.services import webhook_emit, webhook_event_id
-
     now = now or timezone.now()
     GoldenAnnotation.objects.filter(item=item, superseded_at__isnull=True).update(superseded_at=now)
     golden = GoldenAnnotation.objects.create(
@@ -91,11 +100,6 @@ def golden_annotation_promote(
         reviewed_by=reviewer,
         promoted_at=now,
     )
-    Item.objects.filter(pk=item.pk).update(state=ItemState.PROMOTED)
-    # Answers can now be judged against the trusted label (when the project asks for that).
-    from crowd.pay.tasks import assignments_auto_review_for_item_task
-
-    transaction.on_commit(lambda: assignments_auto_review_for_item_task.delay(item.pk))
     webhook_emit(
         project=item.project,
         event="item.promoted",
@@ -105,26 +109,22 @@ def golden_annotation_promote(
     return golden
 
 
-def _apply(decision: Decision, *, item: Item, result: ConsensusResult, payload: dict) -> None:
-    if decision == Decision.PROMOTE:
-        golden_annotation_promote(item=item, payload=payload, consensus_result=result)
-    elif decision == Decision.MORE_LABELS:
-        # The item becomes claimable again for exactly one more label.
-        Item.objects.filter(pk=item.pk, labels_wanted__lt=item.project.max_redundancy).update(
-            labels_wanted=F("labels_wanted") + 1, state=ItemState.OPEN
-        )
-    elif decision == Decision.ESCALATE:
-        Item.objects.filter(pk=item.pk).update(state=ItemState.ESCALATED)
+@dataclass(frozen=True)
+class ConsensusJob:
+    """What one consensus run reads: the item, its answers, the merge input and its digest."""
+
+    item: Item
+    answers: list[Annotation]
+    crowd_labels: int
+    input: ConsensusInput
+    digest: str
 
 
-def consensus_run_for_item(*, item_id: int) -> ConsensusResult | None:
-    """Run consensus on the item if all the labels it wants are in; apply the decision.
-
-    Returns the result (new or found by its inputs), or None when the item is gold, not
-    ready, or already decided. Safe to call any number of times.
-    """
+def consensus_job_for_item(item_id: int) -> ConsensusJob | ConsensusResult | None:
+    """The job to run on the item; the stored result when its inputs were merged already; None
+    when the item is gold, not ready, or already decided."""
     item = Item.objects.select_related("project__label_schema").filter(pk=item_id).first()
-    if item is None or item.is_gold or item.state not in (ItemState.OPEN, ItemState.CONSENSUS):
+    if item is None or item.is_gold or item.state not in AWAITING_CONSENSUS:
         return None
     answers = _answers(item)
     crowd = [a for a in answers if a.source == AnnotationSource.CROWD]
@@ -141,50 +141,55 @@ def consensus_run_for_item(*, item_id: int) -> ConsensusResult | None:
         quorum=project.quorum,
     )
     digest = _digest(inp)
-    found = ConsensusResult.objects.filter(item=item, inputs_digest=digest).first()
+    found = consensus_result_found(item_id=item.pk, digest=digest)
     if found is not None:
         return found
-    output = consensus_compute(inp)  # numerical work outside the transaction
+    return ConsensusJob(item, answers, len(crowd), inp, digest)
+
+
+def consensus_result_found(*, item_id: int, digest: str) -> ConsensusResult | None:
+    return ConsensusResult.objects.filter(item_id=item_id, inputs_digest=digest).first()
+
+
+def consensus_decide(job: ConsensusJob) -> tuple[ConsensusOutput, Decision]:
+    """Merge the answers and decide (numerical work: call outside any transaction)."""
+    project = job.item.project
+    output = consensus_compute(job.input)
     decision = redundancy_decision(
         agreement=output.agreement,
-        labels=len(crowd),
+        labels=job.crowd_labels,
         min_labels=project.min_redundancy,
         max_labels=project.max_redundancy,
         accept=project.accept_schedule,
     )
-    try:
-        with transaction.atomic():
-            locked = (
-                Item.objects.select_for_update(no_key=True, of=("self",))
-                .select_related("project")
-                .get(pk=item.pk)
-            )
-            if locked.state not in (ItemState.OPEN, ItemState.CONSENSUS):
-                return None
-            last = locked.consensus_results.aggregate(n=Max("round"))["n"] or 0
-            result = ConsensusResult.objects.create(
-                item=locked,
-                round=last + 1,
-                worker_weights=inp.weights,
-                method=inp.method,
-                parameters=inp.parameters,
-                package_version=PACKAGE_VERSION,
-                inputs_digest=digest,
-                result=output.payload,
-                agreement=output.agreement,
-                decision=ConsensusDecision(decision.value),
-            )
-            result.annotations.set([a.pk for a in answers])
-            _apply(decision, item=locked, result=result, payload=output.payload)
-    except IntegrityError:
-        # A concurrent run with the same inputs won; its row is the result.
-        return ConsensusResult.objects.filter(item=item, inputs_digest=digest).first()
-    logger.info("item %s consensus round %s: %s", item.pk, result.round, decision)
+    return output, decision
+
+
+def consensus_result_record(
+    job: ConsensusJob, *, item: Item, output: ConsensusOutput, decision: Decision
+) -> ConsensusResult:
+    """Store the next round's result. Call inside a transaction holding the item's row lock;
+    a concurrent run with the same inputs makes this raise IntegrityError (its row wins)."""
+    last = item.consensus_results.aggregate(n=Max("round"))["n"] or 0
+    result = ConsensusResult.objects.create(
+        item=item,
+        round=last + 1,
+        worker_weights=job.input.weights,
+        method=job.input.method,
+        parameters=job.input.parameters,
+        package_version=PACKAGE_VERSION,
+        inputs_digest=job.digest,
+        result=output.payload,
+        agreement=output.agreement,
+        decision=ConsensusDecision(decision.value),
+    )
+    result.annotations.set([a.pk for a in job.answers])
     return result
 
 
 def consensus_items_stale(*, older_than: timedelta = timedelta(minutes=2), now=None) -> list[int]:
-    """Items waiting for consensus whose job seems lost (a broker restart, a dropped message).
+    """Items waiting for consensus whose job seems lost (a process killed before its follow-up
+    was recorded as sent, a message lost after the broker took it).
 
     The sweeper re-queues them; a job that did run finds its result by digest.
     """
@@ -200,61 +205,44 @@ def consensus_items_stale(*, older_than: timedelta = timedelta(minutes=2), now=N
 # -- expert review ---------------------------------------------------------------------------
 
 
-def _check_reviewer(reviewer, item: Item) -> None:
+def review_check(reviewer, item: Item | None, *, item_id: int) -> Item:
+    """The escalated item the reviewer may decide (locked by the caller), or the 4xx why not."""
+    if item is None or item.is_gold:
+        raise NotFound(f"no escalated item {item_id}")
     if not can_review_items(reviewer, item.project):
         raise Forbidden("only the project's reviewers decide escalated items")
+    if item.state != ItemState.ESCALATED:
+        raise Conflict(f"item {item_id} is {item.state}, not waiting for review")
+    return item
 
 
-def review_decide(
-    *,
-    reviewer,
-    item_id: int,
-    action: str,
-    candidate: int | str | None = None,
-    payload: dict | None = None,
-    reason: str = "",
-    now: datetime | None = None,
-) -> GoldenAnnotation | None:
-    """Resolve an escalated item: ``accept`` a candidate (an annotation id of the item, or
-    "consensus" for the last consensus result), ``edit`` (a corrected payload), or ``reject``
-    the item with a reason. The decision is promoted with the reviewer as provenance."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        item = (
-            Item.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("project__label_schema")
-            .filter(pk=item_id)
-            .first()
-        )
-        if item is None or item.is_gold:
-            raise NotFound(f"no escalated item {item_id}")
-        _check_reviewer(reviewer, item)
-        if item.state != ItemState.ESCALATED:
-            raise Conflict(f"item {item_id} is {item.state}, not waiting for review")
-        latest = item.consensus_results.order_by("-round").first()
-        if action == "reject":
-            if not reason.strip():
-                raise InvalidInput("a rejection needs a reason")
-            Item.objects.filter(pk=item.pk).update(state=ItemState.REJECTED)
-            logger.info("item %s rejected by reviewer %s: %s", item.pk, reviewer.pk, reason)
-            return None
-        if action == "accept":
-            payload = _candidate_payload(item, candidate, latest)
-        elif action == "edit":
-            if payload is None:
-                raise InvalidInput("an edit needs the corrected payload")
-        else:
-            raise InvalidInput("action must be accept, edit or reject")
-        categories = {c.pk: c.keypoint_names for c in item.project.label_schema.categories.all()}
-        payload_validate(
-            payload,
-            kind=item.project.label_schema.kind,
-            categories=categories,
-            frame=ImageFrame(width=item.width, height=item.height),
-        )
-        return golden_annotation_promote(
-            item=item, payload=payload, consensus_result=latest, reviewer=reviewer, now=now
-        )
+def review_payload(
+    item: Item, *, action: str, candidate=None, payload: dict | None = None, reason: str = ""
+) -> dict | None:
+    """The label an expert's decision promotes, validated; None for a rejection."""
+    if action == "reject":
+        if not reason.strip():
+            raise InvalidInput("a rejection needs a reason")
+        return None
+    if action == "accept":
+        payload = _candidate_payload(item, candidate, consensus_latest(item))
+    elif action == "edit":
+        if payload is None:
+            raise InvalidInput("an edit needs the corrected payload")
+    else:
+        raise InvalidInput("action must be accept, edit or reject")
+    categories = {c.pk: c.keypoint_names for c in item.project.label_schema.categories.all()}
+    payload_validate(
+        payload,
+        kind=item.project.label_schema.kind,
+        categories=categories,
+        frame=ImageFrame(width=item.width, height=item.height),
+    )
+    return payload
+
+
+def consensus_latest(item: Item) -> ConsensusResult | None:
+    return item.consensus_results.order_by("-round").first()
 
 
 def _candidate_payload(item: Item, candidate, latest: ConsensusResult | None) -> dict:

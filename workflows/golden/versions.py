@@ -15,6 +15,7 @@ from django.db.models import Max, QuerySet
 from crowd.accounts import access
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput
 from workflows.projects.models import AnnotationKind, Project
+from workflows.webhooks.services import webhook_emit, webhook_event_id
 
 from .models import GoldenAnnotation, GoldenDatasetVersion
 
@@ -146,8 +147,6 @@ def golden_version_freeze(*, project: Project, actor) -> GoldenDatasetVersion:
 
 
 def _announce_frozen(version: GoldenDatasetVersion) -> None:
-    from workflows.webhooks.services import webhook_emit, webhook_event_id
-
     webhook_emit(
         project=version.project,
         event="version.frozen",

@@ -23,6 +23,7 @@ from .models import (
     Project,
     ProjectStatus,
 )
+from .validation import ImageFrame, payload_validate
 
 # Which status a project may move to from each status.
 STATUS_TRANSITIONS = {
@@ -193,8 +194,6 @@ def dataset_create(*, project: Project, name: str, created_by) -> Dataset:
 
 
 def gold_answer_check(*, project: Project, width: int, height: int, answer) -> dict:
-    from crowd.labeling.validation import ImageFrame, payload_validate
-
     categories = {c.pk: c.keypoint_names for c in project.label_schema.categories.all()}
     return payload_validate(
         answer,

@@ -23,6 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from crowd.common.exceptions import InvalidInput
+from crowd.common.followups import task_send
 
 from . import transport
 from .models import (
@@ -34,6 +35,9 @@ from .models import (
     new_secret,
 )
 from .signing import webhook_signature_header
+
+# The delivery row is this app's own outbox, so its task is sent directly, by name.
+DELIVER_TASK = "workflows.webhook_deliver"
 
 logger = logging.getLogger(__name__)
 
@@ -145,11 +149,9 @@ def webhook_event_id(*parts) -> str:
 
 
 def _queue_delivery(delivery_id: int) -> None:
-    from .tasks import webhook_deliver_task  # tasks import this module
-
     # robust: the caller's work is committed; a broker hiccup must not turn it into an error.
     # The sweeper sends the row later.
-    transaction.on_commit(lambda: webhook_deliver_task.delay(delivery_id), robust=True)
+    transaction.on_commit(lambda: task_send(DELIVER_TASK, delivery_id), robust=True)
 
 
 def _delivery_get_or_create(
@@ -347,8 +349,6 @@ def webhook_retry_due(*, now: datetime | None = None, limit: int = 500) -> int:
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
-    from .tasks import webhook_deliver_task  # tasks import this module
-
     for delivery_id in ids:
-        webhook_deliver_task.delay(delivery_id)
+        task_send(DELIVER_TASK, delivery_id)
     return len(ids)

@@ -14,10 +14,12 @@ from datetime import timedelta
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from crowd.accounts import access
 from crowd.common.exceptions import Forbidden, InvalidInput
+from crowd.common.followups import follow_up
 from workflows.golden.models import (
     EXPORT_REUSABLE,
     ExportFormat,
@@ -26,6 +28,7 @@ from workflows.golden.models import (
     GoldenDatasetVersion,
 )
 from workflows.projects.models import Item
+from workflows.webhooks.services import webhook_emit, webhook_event_id
 
 from . import coco, voc, yolo
 from .archive import Member, archive_write
@@ -61,17 +64,11 @@ def export_request(
             job = ExportJob.objects.create(
                 project_id=version.project_id, created_by=actor, **variant
             )
-            transaction.on_commit(lambda: _queue_build(job.pk))
+            follow_up("workflows.export_build", job.pk)
     except IntegrityError:
         # Someone asked for the same export at the same moment: theirs is ours.
         return ExportJob.objects.get(status__in=EXPORT_REUSABLE, **variant)
     return job
-
-
-def _queue_build(job_id: int) -> None:
-    from workflows.golden.export_tasks import export_build_task
-
-    export_build_task.delay(job_id)
 
 
 def _claim(job_id: int):
@@ -189,10 +186,6 @@ def export_build(*, job_id: int) -> ExportJob | None:
 
 
 def _announce_ready(job: ExportJob) -> None:
-    from django.urls import reverse
-
-    from workflows.webhooks.services import webhook_emit, webhook_event_id
-
     webhook_emit(
         project=job.project,
         event="export.ready",

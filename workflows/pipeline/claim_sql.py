@@ -1,6 +1,6 @@
 """The common claim on PostgreSQL in one statement.
 
-:func:`~crowd.assignment.services.assignment_claim_next` tries this first on PostgreSQL. It
+:func:`~workflows.pipeline.claims.assignment_claim_next` tries this first on PostgreSQL. It
 handles the claim almost every request is: an active project, a qualified and unblocked
 worker, a regular (not gold) item with a funded slot at the project's reward. Anything else (a
 test project, an auto-grant to make, a gold turn, slots to fund first, a live lease, nothing
@@ -24,7 +24,8 @@ it. The ORM builds such statements too slowly for the hot path, so it is SQL, wr
 the tests run the whole claim suite against it on PostgreSQL and against the general path on
 SQLite. The rules shared with Python come from one place each: the comparators from
 :func:`~crowd.qualifications.selectors.comparator_holds_sql`, the gold draw from
-:data:`~crowd.assignment.gold.GOLD_DRAW_SQL`. Inserted columns the claim does not set take
+:data:`~crowd.assignment.gold.GOLD_DRAW_SQL`; table names come from the models' ``_meta.db_table``
+and state values from their choices. Inserted columns the claim does not set take
 their model defaults (``get_db_prep_save``), so a new field with a constant default needs no
 change here.
 """
@@ -40,11 +41,25 @@ import psycopg.errors
 import psycopg.sql
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 
+from crowd.assignment.gold import GOLD_DRAW_SQL
+from crowd.assignment.models import Assignment, Block
+from crowd.assignment.selectors import LeaseTask
+from crowd.qualifications.models import (
+    Comparator,
+    QualificationGrant,
+    QualificationRequirement,
+    QualificationType,
+    SystemQualification,
+)
 from crowd.qualifications.selectors import comparator_holds_sql
-
-from .gold import GOLD_DRAW_SQL
-from .models import Assignment
-from .selectors import LeaseTask
+from workflows.projects.models import (
+    Category,
+    Item,
+    ItemState,
+    LabelSchema,
+    Project,
+    ProjectStatus,
+)
 
 _HELD = (
     "(g.id IS NOT NULL AND g.revoked_at IS NULL"
@@ -54,45 +69,45 @@ _HELD = (
 _CLAIM = """
 WITH p AS (
   SELECT p.id, p.reward_minor, %(now)s + make_interval(secs => p.lease_seconds) AS expires
-    FROM projects_project p
-   WHERE p.id = %(project)s AND p.status = 'active'
+    FROM {project} p
+   WHERE p.id = %(project)s AND p.status = {active}
      AND (p.deadline IS NULL OR p.deadline > %(now)s)
-     AND NOT EXISTS (SELECT 1 FROM qualifications_qualificationtype t
+     AND NOT EXISTS (SELECT 1 FROM {qualification_type} t
                       WHERE t.test_project_id = p.id)
-     AND NOT EXISTS (SELECT 1 FROM assignment_block b
+     AND NOT EXISTS (SELECT 1 FROM {block} b
                       WHERE b.worker_id = %(worker)s AND b.lifted_at IS NULL
                         AND (b.project_id = p.id OR b.project_id IS NULL))
      AND NOT EXISTS (
-       SELECT 1 FROM qualifications_qualificationrequirement r
-         JOIN qualifications_qualificationtype t ON t.id = r.qualification_type_id
-         LEFT JOIN qualifications_qualificationgrant g
+       SELECT 1 FROM {requirement} r
+         JOIN {qualification_type} t ON t.id = r.qualification_type_id
+         LEFT JOIN {grant} g
            ON g.qualification_type_id = r.qualification_type_id AND g.worker_id = %(worker)s
         WHERE r.project_id = p.id
           AND (NOT {requirement_holds}
                -- an auto-grant to make first: the general path makes it
-               OR (g.id IS NULL AND t.auto_grant AND t.is_active AND t.system = ''
-                   AND r.comparator <> 'not_exists')))
+               OR (g.id IS NULL AND t.auto_grant AND t.is_active AND t.system = {not_system}
+                   AND r.comparator <> {not_exists})))
      AND (p.gold_rate = 0 OR {gold_draw} >= p.gold_rate)
 ), picked AS (
-  SELECT i.id FROM projects_item i
-   WHERE i.project_id = (SELECT id FROM p) AND i.state = 'open' AND NOT i.is_gold
+  SELECT i.id FROM {item} i
+   WHERE i.project_id = (SELECT id FROM p) AND i.state = {open} AND NOT i.is_gold
      AND i.slots_taken < i.slots_funded
      AND i.slot_reward_minor = (SELECT reward_minor FROM p)
-     AND NOT EXISTS (SELECT 1 FROM assignment_assignment a
+     AND NOT EXISTS (SELECT 1 FROM {assignment} a
                       WHERE a.worker_id = %(worker)s AND a.item_id = i.id)
    ORDER BY i.priority DESC, i.labels_wanted - i.slots_taken, i.id
    LIMIT 1 FOR UPDATE OF i SKIP LOCKED
 ), taken AS (
   -- The reward comes from the locked row (FOR UPDATE rechecked the pick on its latest
   -- version), so the lease holds what its slot was funded with.
-  UPDATE projects_item i SET slots_taken = i.slots_taken + 1
+  UPDATE {item} i SET slots_taken = i.slots_taken + 1
     FROM picked WHERE i.id = picked.id
   RETURNING i.id, i.slot_reward_minor
 )
 """
 
 _LEASE = """
-INSERT INTO assignment_assignment
+INSERT INTO {assignment}
   ({assignment_columns}, project_id, worker_id, item_id, leased_at, lease_expires_at,
    funded_minor)
 SELECT {assignment_values}, p.id, %(worker)s, taken.id, %(now)s, p.expires,
@@ -111,11 +126,11 @@ SELECT lease.id, lease.item_id, lease.lease_expires_at, lease.funded_minor,
                                           'keypoint_names', c.keypoint_names,
                                           'skeleton', c.skeleton)
                         ORDER BY c.position, c.id)
-          FROM projects_category c WHERE c.schema_id = s.id) AS categories
+          FROM {category} c WHERE c.schema_id = s.id) AS categories
   FROM lease
-  JOIN projects_item i ON i.id = lease.item_id
-  JOIN projects_project j ON j.id = %(project)s
-  JOIN projects_labelschema s ON s.id = j.label_schema_id
+  JOIN {item} i ON i.id = lease.item_id
+  JOIN {project} j ON j.id = %(project)s
+  JOIN {label_schema} s ON s.id = j.label_schema_id
 """
 
 # Set by the statement itself, per claim; every other column takes the model's default.
@@ -127,6 +142,32 @@ _CLAIM_SETS = (
     "lease_expires_at",
     "funded_minor",
 )
+
+
+def _names(connection) -> dict[str, str]:
+    """The tables the statement reads, as the models name them, and the state values it
+    compares with, as the models' choices spell them (SQL literals)."""
+    tables = {
+        "project": Project,
+        "item": Item,
+        "category": Category,
+        "label_schema": LabelSchema,
+        "assignment": Assignment,
+        "block": Block,
+        "qualification_type": QualificationType,
+        "requirement": QualificationRequirement,
+        "grant": QualificationGrant,
+    }
+    values = {
+        "active": ProjectStatus.ACTIVE,
+        "open": ItemState.OPEN,
+        "not_exists": Comparator.NOT_EXISTS,
+        "not_system": SystemQualification.NONE,
+    }
+    return {
+        **{key: connection.ops.quote_name(m._meta.db_table) for key, m in tables.items()},
+        **{key: psycopg.sql.Literal(v.value).as_string() for key, v in values.items()},
+    }
 
 
 @cache
@@ -150,18 +191,21 @@ def _statement(with_task: bool) -> tuple[str, tuple[str, ...]]:
     requirement_holds = comparator_holds_sql(
         comparator="r.comparator", held=_HELD, actual="g.value", value="r.value", values="r.values"
     )
+    names = _names(connection)
     gold_draw = GOLD_DRAW_SQL.format(
         worker="%(worker)s",
         project="p.id",
-        handed_out="(SELECT count(*) FROM assignment_assignment a"
+        handed_out=f"(SELECT count(*) FROM {names['assignment']} a"
         " WHERE a.worker_id = %(worker)s AND a.project_id = p.id)",
     )
     lease = _LEASE.format(
         assignment_columns=", ".join(f'"{f.column}"' for f in fields),
         assignment_values=", ".join(values),
+        **names,
     )
-    claim = _CLAIM.format(requirement_holds=requirement_holds, gold_draw=gold_draw)
-    sql = f"{claim}, lease AS ({lease}){_TASK}" if with_task else claim + lease
+    claim = _CLAIM.format(requirement_holds=requirement_holds, gold_draw=gold_draw, **names)
+    task = _TASK.format(**names)
+    sql = f"{claim}, lease AS ({lease}){task}" if with_task else claim + lease
     return _numbered(sql)
 
 
