@@ -17,9 +17,9 @@ from pycocotools.cocoeval import COCOeval
 from crowd.common.exceptions import Forbidden, InvalidInput
 from tests import factories
 from tests.golden.golden_factories import boxes, make_consensus, make_golden
-from workflows.golden.export_tasks import export_build_task
 from workflows.golden.exports.services import export_build, export_request
 from workflows.golden.models import ExportJob, ExportStatus
+from workflows.golden.tasks import export_build_task
 from workflows.golden.versions import golden_version_freeze
 
 pytestmark = pytest.mark.urls("tests.golden.urls")
