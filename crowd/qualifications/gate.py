@@ -25,7 +25,8 @@ from .models import (
     QualificationRequirement,
     SystemQualification,
 )
-from .services import _event, _grant_locked, _grant_revoke, system_qualification_type
+from .services.grants import _event, _grant_locked, _grant_revoke
+from .services.system import system_qualification_type
 
 logger = logging.getLogger(__name__)
 
