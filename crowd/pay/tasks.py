@@ -3,19 +3,19 @@ services, idempotent and safe to run twice (status guards, ledger keys, row lock
 
 from celery import shared_task
 
-from . import bonuses, funding, ledger, payouts, review
+from . import auto_review, bonuses, funding, ledger, payouts
 
 
 @shared_task(name="crowd.pay_auto_approve_due", acks_late=True)
 def assignments_auto_approve_due_task() -> int:
     """Approve work past its project's delay; replays are harmless (status guard, ledger key)."""
-    return review.assignments_auto_approve_due()
+    return auto_review.assignments_auto_approve_due()
 
 
 @shared_task(name="crowd.pay_auto_review_for_item", acks_late=True)
 def assignments_auto_review_for_item_task(item_id: int) -> list[int]:
     """Review an item's answers by agreement with its trusted answer; idempotent."""
-    return review.assignments_auto_review_for_item(item_id=item_id).changed
+    return auto_review.assignments_auto_review_for_item(item_id=item_id).changed
 
 
 @shared_task(name="crowd.pay_balances_checkpoint", acks_late=True)

@@ -16,10 +16,11 @@ from django.utils import timezone
 
 from crowd.assignment.models import Assignment, AssignmentStatus
 from crowd.common.exceptions import NothingForYou
+from crowd.pay.auto_review import assignments_auto_approve_due
 from crowd.pay.funding import slots_fund
 from crowd.pay.ledger import balance, books_total
 from crowd.pay.models import AccountKind, EntryKind, LedgerAccount, LedgerEntry
-from crowd.pay.review import assignment_approve, assignments_auto_approve_due
+from crowd.pay.review import assignment_approve
 from tests import factories, pools
 from tests.pay.review_support import (
     answer,

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from crowd.assignment.models import AssignmentStatus
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput, NotFound
+from crowd.pay.auto_review import assignments_auto_approve_due, assignments_auto_review_for_item
 from crowd.pay.ledger import books_total
 from crowd.pay.models import Appeal, EntryKind, ReviewDecision
 from crowd.pay.review import (
@@ -13,8 +14,6 @@ from crowd.pay.review import (
     assignment_approve,
     assignment_reject,
     assignment_rejection_reverse,
-    assignments_auto_approve_due,
-    assignments_auto_review_for_item,
 )
 from crowd.pay.tasks import assignments_auto_approve_due_task
 from tests import factories
