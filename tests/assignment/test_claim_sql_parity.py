@@ -19,6 +19,7 @@ from crowd.qualifications.services import (
     requirement_create,
 )
 from tests import factories
+from workflows.pipeline import claims
 from workflows.pipeline.claim_sql import claim_regular_fast
 from workflows.pipeline.claims import assignment_claim_next
 from workflows.pipeline.leases import block_create
@@ -120,6 +121,6 @@ def test_both_roads_agree(case, alice, wendy, monkeypatch):
     fast = _leases(
         lambda: claim_regular_fast(worker=wendy, project_id=project.pk, now=timezone.now())
     )
-    monkeypatch.setattr(services, "claim_regular_fast", lambda **_: None)
+    monkeypatch.setattr(claims, "claim_regular_fast", lambda **_: None)
     general = _leases(lambda: assignment_claim_next(worker=wendy, project_id=project.pk))
     assert (fast, general) == (expected, expected)
