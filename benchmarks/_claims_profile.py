@@ -62,13 +62,13 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
     round_trip = claim_sql._claim_round_trip
     prepared: list[dict] = []
 
-    def timed_round_trip(conn, params, *, with_task):
+    def timed_round_trip(conn, params, *, with_brief):
         t0 = time.perf_counter()
         try:
-            return round_trip(conn, params, with_task=with_task)
+            return round_trip(conn, params, with_brief=with_brief)
         finally:
             captured.append(((time.perf_counter() - t0) * 1000, "fast claim statement"))
-            prepared.append((params, with_task))
+            prepared.append((params, with_brief))
 
     report: dict = {}
     claim_sql._claim_round_trip = timed_round_trip
@@ -84,8 +84,8 @@ def claim_probe(*, worker_id: int, project_id: int) -> dict:
             if prepared:
                 import psycopg
 
-                params, with_task = prepared[-1]
-                sql, names = claim_sql._statement(with_task)
+                params, with_brief = prepared[-1]
+                sql, names = claim_sql._statement(with_brief)
                 with psycopg.RawCursor(connection.connection) as cursor:
                     cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, [params[n] for n in names])
                     report["plan"] = [row[0] for row in cursor.fetchall()]

@@ -289,7 +289,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+# max_retries 0: a web process that finds the broker down gives up on the send at once (the
+# follow-up stays in the outbox for the sweep) instead of sleeping 6 s in kombu's retry loop
+# while holding a request. Workers reconnect by their own broker_connection_* settings.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600, "max_retries": 0}
 CELERY_BEAT_SCHEDULE = {
     # Free the slots of leases whose deadline passed (lease + 2 x this interval at worst).
     "expire-overdue-leases": {
@@ -320,7 +323,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # At least the number of connections that may claim at once (all web processes x pool size):
-# the budget's lock-free path keeps this many rewards in hand (crowd/pay/budget.py).
+# the budget's lock-free path keeps this many rewards in hand (crowd/pay/budget/reservations.py).
 QUORUM_BUDGET_CONCURRENT_CLAIMS = env_int("QUORUM_BUDGET_CONCURRENT_CLAIMS", 100)
 # Webhooks may target private or loopback addresses (the SSRF guard off). Defaults to DEBUG.
 QUORUM_WEBHOOKS_ALLOW_PRIVATE = env_bool("QUORUM_WEBHOOKS_ALLOW_PRIVATE", DEBUG)

@@ -46,6 +46,8 @@ def test_a_function_level_import_of_a_higher_layer_fails_the_check(tmp_path):
 
 def test_every_module_has_a_layer():
     assert layers.layer_of("crowd.pay.ledger") == "crowd.pay"
+    assert layers.layer_of("crowd.accounts.models") == "crowd.accounts"
+    assert layers.layer_of("crowd.accounts.access") == "crowd.accounts.access"
     assert layers.layer_of("crowd.pay.api") == layers.INTERFACES
     assert layers.layer_of("workflows.golden.exports.services") == "workflows.golden"
     assert layers.layer_of("crowd.pay.migrations.0001_initial") is None

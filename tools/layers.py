@@ -2,8 +2,11 @@
 
 Layers, bottom first (docs/architecture.md draws them and says why each sits where it does):
 
-    consensus < common < projects < accounts < webhooks < assignment < qualifications
+    consensus < common < accounts < projects < access < webhooks < assignment < qualifications
         < labeling < golden < pay < reports < pipeline < interfaces
+
+``access`` is the accounts app's policy module (crowd.accounts.access): users and roles sit at
+the bottom, the policy that asks which projects a user may see sits above projects.
 
 A module may import its own layer and any lower one. ``interfaces`` are the entry points: every
 module named api, views, serializers, admin, urls, apps, tasks or pages (or ending in ``_api``,
@@ -35,8 +38,9 @@ PACKAGES = ("crowd", "workflows")
 APP_LAYERS = (
     "workflows.consensus",
     "crowd.common",
-    "workflows.projects",
     "crowd.accounts",
+    "workflows.projects",
+    "crowd.accounts.access",
     "workflows.webhooks",
     "crowd.assignment",
     "crowd.qualifications",
@@ -90,7 +94,8 @@ def layer_of(module: str) -> str | None:
         or module.startswith(INTERFACE_PACKAGES)
     ):
         return INTERFACES
-    for app in APP_LAYERS:
+    # The longest matching prefix: crowd.accounts.access before crowd.accounts.
+    for app in sorted(APP_LAYERS, key=len, reverse=True):
         if module == app or module.startswith(app + "."):
             return app
     # The crowd and workflows packages themselves and the project modules beside the apps.

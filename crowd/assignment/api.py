@@ -1,4 +1,4 @@
-"""Assignment API: claim the next task, work on the lease, and managers' blocks."""
+"""Assignment API: claim the next item, work on the lease, and managers' blocks."""
 
 from django.http import FileResponse
 from drf_spectacular.utils import extend_schema
@@ -20,7 +20,7 @@ from .selectors import (
     access_assignment_for_worker_act,
     assignment_list_visible_for,
     block_list_visible_for,
-    lease_task,
+    lease_brief,
 )
 from .serializers import (
     AssignmentSerializer,
@@ -32,7 +32,7 @@ from .serializers import (
 
 
 class AssignmentClaimNextApi(APIView):
-    """Lease the next task of a project: 201 with a new lease, 200 with the live one you hold,
+    """Lease the next item of a project: 201 with a new lease, 200 with the live one you hold,
     409 ``nothing_for_you`` with ``details.reason`` (project_not_active, deadline_passed,
     blocked, not_qualified, budget_spent, test_not_started, nothing_left, try_again)."""
 
@@ -43,10 +43,10 @@ class AssignmentClaimNextApi(APIView):
             access.access_project(request.user, project_id)
             access.check_can_take_tasks(request.user)
         result = claims.assignment_claim_next(
-            worker=request.user, project_id=project_id, with_task=True
+            worker=request.user, project_id=project_id, with_brief=True
         )
         return Response(
-            lease_data(result.assignment, result.task or lease_task(result.assignment)),
+            lease_data(result.assignment, result.brief or lease_brief(result.assignment)),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
@@ -94,7 +94,7 @@ class AssignmentViewSet(ScopedViewSet):
         """Extend your lease by the project's lease length, up to its limit of extensions."""
         access_assignment_for_worker_act(request.user, int(pk))
         assignment = services.assignment_extend(worker=request.user, assignment_id=int(pk))
-        return Response(LeaseSerializer(assignment).data)  # loaded with its task
+        return Response(LeaseSerializer(assignment).data)  # loaded with its brief
 
     @extend_schema(responses={(200, "image/*"): bytes})
     @action(detail=True, methods=["get"])

@@ -50,7 +50,7 @@ def block_list_visible_for(user) -> QuerySet[Block]:
 
 
 @dataclass(frozen=True)
-class LeaseTask:
+class LeaseBrief:
     """What a worker needs besides the lease itself: the image's size and the label schema."""
 
     width: int
@@ -61,8 +61,8 @@ class LeaseTask:
     categories: list[dict]
 
 
-def lease_task(assignment: Assignment) -> LeaseTask:
-    """The task of a lease in two plain queries (no ORM query building, no model instances:
+def lease_brief(assignment: Assignment) -> LeaseBrief:
+    """The brief of a lease (what the worker needs to do it) in two plain queries (no ORM query building, no model instances:
     they cost the claim endpoint more than the claim). Categories in the model's order."""
     item, project = Item._meta.db_table, Project._meta.db_table
     schema, category = LabelSchema._meta.db_table, Category._meta.db_table
@@ -89,7 +89,7 @@ def lease_task(assignment: Assignment) -> LeaseTask:
             }
             for pk, name, color, names, skeleton in cursor.fetchall()
         ]
-    return LeaseTask(width, height, kind, instructions, extensions, categories)
+    return LeaseBrief(width, height, kind, instructions, extensions, categories)
 
 
 def _json(value):

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from workflows.projects.serializers import CategorySerializer
 
 from .models import Assignment, Block
-from .selectors import LeaseTask
+from .selectors import LeaseBrief
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
@@ -24,7 +24,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
 
 class LeaseSerializer(serializers.ModelSerializer):
-    """What a worker needs to do the task: the image, its size, the schema, the deadline."""
+    """What a worker needs to do the work: the image, its size, the schema, the deadline."""
 
     image_url = serializers.SerializerMethodField()
     width = serializers.IntegerField(source="item.width")
@@ -53,7 +53,7 @@ class LeaseSerializer(serializers.ModelSerializer):
 _WHEN = serializers.DateTimeField()
 
 
-def lease_data(assignment: Assignment, task: LeaseTask) -> dict:
+def lease_data(assignment: Assignment, brief: LeaseBrief) -> dict:
     """LeaseSerializer's output, built directly: the claim endpoint answers with it on every
     claim, and the serializer (field copies, nested lookups) cost as much as the claim.
     tests/assignment/test_api.py checks that the two agree."""
@@ -65,13 +65,13 @@ def lease_data(assignment: Assignment, task: LeaseTask) -> dict:
         "leased_at": _WHEN.to_representation(assignment.leased_at),
         "lease_expires_at": _WHEN.to_representation(assignment.lease_expires_at),
         "extensions": assignment.extensions,
-        "extensions_left": max(0, task.max_lease_extensions - assignment.extensions),
+        "extensions_left": max(0, brief.max_lease_extensions - assignment.extensions),
         "image_url": reverse("assignment-image", kwargs={"pk": assignment.pk}),
-        "width": task.width,
-        "height": task.height,
-        "kind": task.kind,
-        "categories": task.categories,
-        "instructions": task.instructions,
+        "width": brief.width,
+        "height": brief.height,
+        "kind": brief.kind,
+        "categories": brief.categories,
+        "instructions": brief.instructions,
     }
 
 

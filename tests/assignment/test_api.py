@@ -7,7 +7,7 @@ import pytest
 from django.db import close_old_connections, connection
 
 from crowd.assignment.models import Assignment, Block
-from crowd.assignment.selectors import lease_task
+from crowd.assignment.selectors import lease_brief
 from crowd.assignment.serializers import LeaseSerializer, lease_data
 from tests import factories
 
@@ -53,7 +53,7 @@ def test_the_claim_answers_exactly_what_the_lease_serializer_documents(api, alic
     assert [c["name"] for c in documented["categories"]] == ["b", "a", "c"]
     Assignment.objects.filter(pk=assignment.pk).update(extensions=1)
     assignment.refresh_from_db()
-    assert lease_data(assignment, lease_task(assignment)) == LeaseSerializer(assignment).data
+    assert lease_data(assignment, lease_brief(assignment)) == LeaseSerializer(assignment).data
 
 
 def test_nothing_left_is_a_documented_409(api, project, wendy):

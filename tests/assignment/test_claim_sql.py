@@ -12,7 +12,7 @@ from psycopg.pq import TransactionStatus
 
 from crowd.assignment.gold import GOLD_DRAW_SQL, gold_draw, gold_turn
 from crowd.assignment.models import Assignment
-from crowd.assignment.selectors import lease_task
+from crowd.assignment.selectors import lease_brief
 from crowd.pay.budget import budget_summary
 from crowd.pay.funding import slots_fund
 from crowd.pay.ledger import books_total
@@ -59,10 +59,10 @@ def test_the_lease_task_read_with_the_claim_is_the_one_the_selector_reads(alice,
     )
     factories.make_item(project=project, width=640, height=480)
     slots_fund(project=project)
-    result = assignment_claim_next(worker=wendy, project_id=project.pk, with_task=True)
-    assert result.task is not None  # read by the fast claim's one round trip
-    assert result.task == lease_task(result.assignment)
-    assert [c["name"] for c in result.task.categories][0] == "dog"  # the schema's order
+    result = assignment_claim_next(worker=wendy, project_id=project.pk, with_brief=True)
+    assert result.brief is not None  # read by the fast claim's one round trip
+    assert result.brief == lease_brief(result.assignment)
+    assert [c["name"] for c in result.brief.categories][0] == "dog"  # the schema's order
 
 
 def test_without_the_task_the_claim_reads_none(paid, wendy):
@@ -213,7 +213,7 @@ def test_a_missing_claim_function_is_created_by_the_first_claim(paid, wendy):
 
 
 def function_oids() -> set[int]:
-    names = [claim_sql._function(with_task).name for with_task in (False, True)]
+    names = [claim_sql._function(with_brief).name for with_brief in (False, True)]
     with connection.cursor() as cursor:
         cursor.execute("SELECT oid FROM pg_proc WHERE proname = ANY(%s)", [names])
         return {row[0] for row in cursor.fetchall()}

@@ -43,7 +43,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 
 from crowd.assignment.gold import GOLD_DRAW_SQL
 from crowd.assignment.models import Assignment, Block
-from crowd.assignment.selectors import LeaseTask
+from crowd.assignment.selectors import LeaseBrief
 from crowd.qualifications.models import (
     Comparator,
     QualificationGrant,
@@ -116,10 +116,10 @@ SELECT {assignment_values}, p.id, %(worker)s, taken.id, %(now)s, p.expires,
 RETURNING id, item_id, lease_expires_at, funded_minor
 """
 
-# What the lease answer needs besides the lease (selectors.LeaseTask), read in the same round
+# What the lease answer needs besides the lease (selectors.LeaseBrief), read in the same round
 # trip. The item and project rows are read as the statement found them: width, height and the
 # schema do not change under a lease.
-_TASK = """
+_BRIEF = """
 SELECT lease.id, lease.item_id, lease.lease_expires_at, lease.funded_minor,
        i.width, i.height, s.kind, j.instructions, j.max_lease_extensions,
        (SELECT json_agg(json_build_object('id', c.id, 'name', c.name, 'color', c.color,
@@ -171,8 +171,8 @@ def _names(connection) -> dict[str, str]:
 
 
 @cache
-def _statement(with_task: bool) -> tuple[str, tuple[str, ...]]:
-    """The statement, built once per process (with or without the lease's task): its insert
+def _statement(with_brief: bool) -> tuple[str, tuple[str, ...]]:
+    """The statement, built once per process (with or without the lease's brief): its insert
     writes every column the claim does not set with its model default, as a literal (hence
     only constant defaults, which the check below keeps)."""
     connection = connections[DEFAULT_DB_ALIAS]
@@ -204,8 +204,8 @@ def _statement(with_task: bool) -> tuple[str, tuple[str, ...]]:
         **names,
     )
     claim = _CLAIM.format(requirement_holds=requirement_holds, gold_draw=gold_draw, **names)
-    task = _TASK.format(**names)
-    sql = f"{claim}, lease AS ({lease}){task}" if with_task else claim + lease
+    brief = _BRIEF.format(**names)
+    sql = f"{claim}, lease AS ({lease}){brief}" if with_brief else claim + lease
     return _numbered(sql)
 
 
@@ -235,11 +235,11 @@ class ClaimFunction(NamedTuple):
 
 
 @cache
-def _function(with_task: bool) -> ClaimFunction:
-    """The function running the statement (with or without the lease's task)."""
-    sql, names = _statement(with_task)
+def _function(with_brief: bool) -> ClaimFunction:
+    """The function running the statement (with or without the lease's brief)."""
+    sql, names = _statement(with_brief)
     digest = hashlib.sha256(sql.encode()).hexdigest()[:16]
-    name = f"quorum_claim_{'task_' if with_task else ''}{digest}"
+    name = f"quorum_claim_{'brief_' if with_brief else ''}{digest}"
     return ClaimFunction(
         name=name,
         signature=f"{name}({', '.join(_PARAM_TYPES[n] for n in names)})",
@@ -248,10 +248,10 @@ def _function(with_task: bool) -> ClaimFunction:
     )
 
 
-def _result_columns(cursor, with_task: bool) -> str:
+def _result_columns(cursor, with_brief: bool) -> str:
     """``RETURNS TABLE``'s column list, as the statement describes its row: run on a project
     that cannot exist, it matches nothing and changes nothing."""
-    sql, names = _statement(with_task)
+    sql, names = _statement(with_brief)
     probe = {"now": datetime.now().astimezone(), "project": 0, "worker": 0}
     cursor.execute(sql, [probe[n] for n in names])
     described = [(column.name, column.type_code) for column in cursor.description]
@@ -280,8 +280,8 @@ def claim_functions_install(connection, *, replace: bool = False) -> None:
         connection.wrap_database_errors,
         psycopg.RawCursor(connection.connection) as cursor,  # $n placeholders, as the statement
     ):
-        for with_task in (False, True):
-            function = _function(with_task)
+        for with_brief in (False, True):
+            function = _function(with_brief)
             # One installer at a time (a bigint key: apart from the ledger's two-int locks).
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [function.name])
             cursor.execute("SELECT to_regprocedure($1) IS NOT NULL", [function.signature])
@@ -290,10 +290,10 @@ def claim_functions_install(connection, *, replace: bool = False) -> None:
                 continue
             create = (
                 f"CREATE OR REPLACE FUNCTION {function.signature}"
-                f" RETURNS TABLE ({_result_columns(cursor, with_task)})"
+                f" RETURNS TABLE ({_result_columns(cursor, with_brief)})"
                 " LANGUAGE plpgsql VOLATILE AS $claim$\n"
                 "#variable_conflict use_column\n"  # its columns share names with the tables'
-                f"BEGIN RETURN QUERY {_statement(with_task)[0]}; END\n$claim$"
+                f"BEGIN RETURN QUERY {_statement(with_brief)[0]}; END\n$claim$"
             )
             try:
                 with transaction.atomic(using=connection.alias):
@@ -306,11 +306,11 @@ def claim_functions_install(connection, *, replace: bool = False) -> None:
 _installed: set[tuple[str, str]] = set()  # (database, function) this process found or made
 
 
-def _claim_round_trip(connection, params: dict, *, with_task: bool) -> tuple | None:
+def _claim_round_trip(connection, params: dict, *, with_brief: bool) -> tuple | None:
     """Run the statement (through its function) and return its row. Outside a transaction
     it commits on its own; inside the caller's, the caller's savepoint holds it."""
     connection.ensure_connection()
-    function = _function(with_task)
+    function = _function(with_brief)
     if (connection.settings_dict["NAME"], function.name) not in _installed:
         claim_functions_install(connection)
         _installed.add((connection.settings_dict["NAME"], function.name))
@@ -343,25 +343,25 @@ def _lease_row() -> _LeaseRow:
 
 
 def claim_regular_fast(
-    *, worker, project_id: int, now: datetime, with_task: bool = False
-) -> tuple[Assignment, LeaseTask | None] | None:
+    *, worker, project_id: int, now: datetime, with_brief: bool = False
+) -> tuple[Assignment, LeaseBrief | None] | None:
     """Lease a regular item to an eligible worker in one round trip, or None: the general
-    path decides (it may still lease, or say why not). ``with_task``: the same round trip
-    reads the lease's task (:func:`~crowd.assignment.selectors.lease_task`), for the claim
+    path decides (it may still lease, or say why not). ``with_brief``: the same round trip
+    reads the lease's brief (:func:`~crowd.assignment.selectors.lease_brief`), for the claim
     endpoint's answer."""
     connection = connections[DEFAULT_DB_ALIAS]
     params = {"worker": worker.pk, "project": project_id, "now": now}
     try:
         if connection.in_atomic_block:
             with transaction.atomic():  # a savepoint: a refused insert must not abort the caller
-                row = _claim_round_trip(connection, params, with_task=with_task)
+                row = _claim_round_trip(connection, params, with_brief=with_brief)
         else:
-            row = _claim_round_trip(connection, params, with_task=with_task)
+            row = _claim_round_trip(connection, params, with_brief=with_brief)
     except IntegrityError:
         return None  # a live lease of this worker (or a second tab's): the general path
     if row is None:
         return None
-    assignment_id, item_id, expires, funded_minor, *task = row
+    assignment_id, item_id, expires, funded_minor, *brief = row
     lease_row = _lease_row()
     values = list(lease_row.defaults)
     leased = (assignment_id, project_id, worker.pk, item_id, now, expires, funded_minor)
@@ -371,7 +371,7 @@ def claim_regular_fast(
     # less than half the keyword constructor's time).
     assignment = Assignment.from_db(DEFAULT_DB_ALIAS, lease_row.attnames, values)
     assignment.worker = worker
-    if not with_task:
+    if not with_brief:
         return assignment, None
-    width, height, kind, instructions, extensions, categories = task
-    return assignment, LeaseTask(width, height, kind, instructions, extensions, categories or [])
+    width, height, kind, instructions, extensions, categories = brief
+    return assignment, LeaseBrief(width, height, kind, instructions, extensions, categories or [])

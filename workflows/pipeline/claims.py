@@ -24,7 +24,7 @@ from django.utils import timezone
 from crowd.accounts import access
 from crowd.assignment.gold import gold_turn
 from crowd.assignment.models import Assignment, AssignmentStatus
-from crowd.assignment.selectors import LeaseTask
+from crowd.assignment.selectors import LeaseBrief
 from crowd.assignment.services import (
     assignment_new,
     block_active_for,
@@ -54,7 +54,7 @@ FUNDING_ROUNDS = 2
 class ClaimResult:
     assignment: Assignment
     created: bool
-    task: LeaseTask | None = None  # when the claim read it too (with_task, PostgreSQL fast path)
+    brief: LeaseBrief | None = None  # when the claim read it too (with_brief, PostgreSQL fast path)
 
 
 def _live_lease(*, worker, project: Project, now: datetime) -> Assignment | None:
@@ -258,23 +258,23 @@ def _project_for_claim(*, worker, project_id: int) -> Project | None:
 
 
 def assignment_claim_next(
-    *, worker, project_id: int, now: datetime | None = None, with_task: bool = False
+    *, worker, project_id: int, now: datetime | None = None, with_brief: bool = False
 ) -> ClaimResult:
-    """Lease one task of the project to the worker, or raise NothingForYou saying why.
+    """Lease one item of the project to the worker, or raise NothingForYou saying why.
 
-    Idempotent while a lease is live: asking again returns the same lease. ``with_task``: on
-    PostgreSQL's fast path, read the lease's task in the claim's round trip (``result.task``;
-    None elsewhere, then :func:`~crowd.assignment.selectors.lease_task` reads it).
+    Idempotent while a lease is live: asking again returns the same lease. ``with_brief``: on
+    PostgreSQL's fast path, read the lease's brief in the claim's round trip (``result.brief``;
+    None elsewhere, then :func:`~crowd.assignment.selectors.lease_brief` reads it).
     """
     now = now or timezone.now()
     access.check_can_take_tasks(worker)
     if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
         fast = claim_regular_fast(
-            worker=worker, project_id=project_id, now=now, with_task=with_task
+            worker=worker, project_id=project_id, now=now, with_brief=with_brief
         )
         if fast is not None:
-            assignment, task = fast
-            return ClaimResult(assignment, created=True, task=task)
+            assignment, brief = fast
+            return ClaimResult(assignment, created=True, brief=brief)
     project = _project_for_claim(worker=worker, project_id=project_id)
     if project is None:
         raise NotFound(f"no project {project_id}")

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.deletion import ProtectedError
 
+from crowd.accounts.models import Role
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput
 
 from .images import ImageFile, image_read
@@ -117,11 +118,11 @@ def label_schema_delete(*, schema: LabelSchema) -> None:
 
 def _members_set(project: Project, *, auditors=None, reviewers=None) -> None:
     if auditors is not None:
-        if any(user.role != "auditor" for user in auditors):
+        if any(user.role != Role.AUDITOR for user in auditors):
             raise InvalidInput("auditors must be users with the auditor role")
         project.auditors.set(auditors)
     if reviewers is not None:
-        if any(user.role != "reviewer" for user in reviewers):
+        if any(user.role != Role.REVIEWER for user in reviewers):
             raise InvalidInput("reviewers must be users with the reviewer role")
         project.reviewers.set(reviewers)
 
