@@ -150,12 +150,12 @@ def _refresh_workers(workers, *, now: datetime) -> None:
 
 
 def assignment_approve(
-    *, assignments, actor, now: datetime | None = None, evidence: dict | None = None
+    *, ids, actor, now: datetime | None = None, evidence: dict | None = None
 ) -> ReviewReport:
     """Approve (and pay) submitted assignments, all or none: any unknown id is a NotFound,
     someone else's project a Forbidden, any assignment that is not submitted a Conflict.
     Already approved ids are reported unchanged (a double click)."""
-    ids = ids_parse(assignments)
+    ids = ids_parse(ids)
     now = now or timezone.now()
     with transaction.atomic():
         rows = _locked(ids, actor=actor)

@@ -56,7 +56,7 @@ class AssignmentApproveApi(APIView):
     def post(self, request):
         data = _body(ReviewIdsSerializer, request)
         _check_visible(request.user, data["ids"])
-        report = review.assignment_approve(assignments=data["ids"], actor=request.user)
+        report = review.assignment_approve(ids=data["ids"], actor=request.user)
         return Response(asdict(report))
 
 

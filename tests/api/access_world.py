@@ -39,9 +39,9 @@ def access_world_build() -> SimpleNamespace:
     paid, payable, w.submitted, w.rejected, appealed = (
         submitted(w.worker, w.project) for _ in range(5)
     )
-    review.assignment_approve(assignments=[paid.pk], actor=w.owner)
+    review.assignment_approve(ids=[paid.pk], actor=w.owner)
     w.batch = payouts.payout_batch_close(currency="USD", actor=w.operator)
-    review.assignment_approve(assignments=[payable.pk], actor=w.owner)
+    review.assignment_approve(ids=[payable.pk], actor=w.owner)
     review.assignment_reject(ids=[w.rejected.pk, appealed.pk], actor=w.owner, reason="loose")
     w.appeal = review.appeal_create(
         worker=w.worker, assignment_id=appealed.pk, message="they were tight"

@@ -141,7 +141,7 @@ def test_return_and_block_release_the_reward(alice, bob, wendy):
 def test_rejection_releases_and_approval_pays_from_the_reserve(alice):
     project = paid_project(alice, reward=10, budget=100, items=3)
     good, bad = submitted(factories.make_user(), project), submitted(factories.make_user(), project)
-    assignment_approve(assignments=[good.pk], actor=alice)
+    assignment_approve(ids=[good.pk], actor=alice)
     assignment_reject(ids=[bad.pk], actor=alice, reason="boxes are empty")
     summary = budget_summary(project=project)
     assert (summary.spent_minor, summary.reserved_minor, summary.available_minor) == (10, 10, 80)
@@ -158,7 +158,7 @@ def test_a_reward_change_reprices_untaken_slots_and_keeps_taken_ones(alice):
     assert sorted(slots(project)) == [(1, 0, 20), (1, 1, 10), (1, 1, 20)]
     assert reserved(project) == 50 and available(project) == 50
     assert_reserve_matches(project)
-    assignment_approve(assignments=[before.pk], actor=alice)
+    assignment_approve(ids=[before.pk], actor=alice)
     assert LedgerEntry.objects.get(kind=EntryKind.REWARD).amount_minor == 10
     assert_reserve_matches(project)
 

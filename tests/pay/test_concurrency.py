@@ -90,7 +90,7 @@ def test_concurrent_approvals_and_replayed_auto_approval_pay_exactly_once(routed
     later = timezone.now() + timezone.timedelta(hours=1)
 
     def approve_all(order):
-        return lambda: assignment_approve(assignments=order, actor=alice)
+        return lambda: assignment_approve(ids=order, actor=alice)
 
     def auto_approve():
         for _ in range(3):

@@ -51,7 +51,7 @@ def test_pending_shows_the_claimed_reward_and_approval_pays_exactly_that(alice, 
     assert (pending["assignment_id"], pending["expected_minor"]) == (assignment.pk, 10)
     assert (usd.pending_count, usd.pending_minor) == (1, 10)
 
-    assignment_approve(assignments=[assignment.pk], actor=alice)
+    assignment_approve(ids=[assignment.pk], actor=alice)
 
     reward = LedgerEntry.objects.get(kind=EntryKind.REWARD, assignment=assignment)
     assert reward.amount_minor == pending["expected_minor"] == payable(worker)
@@ -65,7 +65,7 @@ def test_work_from_before_budgets_shows_and_pays_todays_reward(alice, wendy):
 
     (pending,) = worker_earnings(worker=worker).pending
     assert pending["expected_minor"] == 25
-    assignment_approve(assignments=[assignment.pk], actor=alice)
+    assignment_approve(ids=[assignment.pk], actor=alice)
     assert payable(worker) == 25
 
 

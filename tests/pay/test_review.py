@@ -35,9 +35,9 @@ LATER = timezone.timedelta(days=30)
 def test_approving_pays_the_reward_once_and_records_the_decision(alice, wendy):
     project = paid_project(alice, reward=10)
     assignment = submitted(wendy, project)
-    report = assignment_approve(assignments=[assignment.pk], actor=alice)
+    report = assignment_approve(ids=[assignment.pk], actor=alice)
     assert report.changed == [assignment.pk]
-    again = assignment_approve(assignments=[assignment.pk], actor=alice)  # a double click
+    again = assignment_approve(ids=[assignment.pk], actor=alice)  # a double click
     assert again.changed == [] and again.unchanged == [assignment.pk]
     assignment.refresh_from_db()
     assert assignment.status == AssignmentStatus.APPROVED and assignment.reviewed_by == alice
@@ -80,7 +80,7 @@ def test_review_is_all_or_nothing_with_a_message_per_bad_id(alice, wendy):
     good = submitted(wendy, project)
     live = claim(factories.make_user(), project)
     with pytest.raises(Conflict) as caught:
-        assignment_approve(assignments=[good.pk, live.pk], actor=alice)
+        assignment_approve(ids=[good.pk, live.pk], actor=alice)
     assert str(live.pk) in caught.value.details["assignments"]
     good.refresh_from_db()
     assert good.status == AssignmentStatus.SUBMITTED and payable(wendy) == 0
@@ -92,18 +92,18 @@ def test_approving_a_returned_assignment_is_a_conflict(alice, wendy):
         item=project.items.first(), worker=wendy, status="returned"
     )
     with pytest.raises(Conflict, match="returned"):
-        assignment_approve(assignments=[returned.pk], actor=alice)
+        assignment_approve(ids=[returned.pk], actor=alice)
 
 
 @pytest.mark.parametrize("ids", [[], None, "1", [0], [-3], ["x"], [1.5], [True]])
 def test_bad_ids_are_invalid_input(alice, ids):
     with pytest.raises(InvalidInput):
-        assignment_approve(assignments=ids, actor=alice)
+        assignment_approve(ids=ids, actor=alice)
 
 
 def test_unknown_ids_are_not_found(alice):
     with pytest.raises(NotFound):
-        assignment_approve(assignments=[987654], actor=alice)
+        assignment_approve(ids=[987654], actor=alice)
 
 
 def test_only_the_owner_or_an_operator_reviews(alice, bob, wendy, rita):
@@ -111,17 +111,17 @@ def test_only_the_owner_or_an_operator_reviews(alice, bob, wendy, rita):
     assignment = submitted(wendy, project)
     for outsider in (bob, wendy, rita):
         with pytest.raises(Forbidden):
-            assignment_approve(assignments=[assignment.pk], actor=outsider)
+            assignment_approve(ids=[assignment.pk], actor=outsider)
         with pytest.raises(Forbidden):
             assignment_reject(ids=[assignment.pk], actor=outsider, reason="no")
     operator = factories.make_user("olga", role="manager", is_staff=True)
-    assert assignment_approve(assignments=[assignment.pk], actor=operator).changed
+    assert assignment_approve(ids=[assignment.pk], actor=operator).changed
 
 
 def test_approved_work_cannot_be_rejected(alice, wendy):
     project = paid_project(alice)
     assignment = submitted(wendy, project)
-    assignment_approve(assignments=[assignment.pk], actor=alice)
+    assignment_approve(ids=[assignment.pk], actor=alice)
     with pytest.raises(Conflict, match="approved"):
         assignment_reject(ids=[assignment.pk], actor=alice, reason="changed my mind")
 
