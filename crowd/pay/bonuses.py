@@ -18,8 +18,7 @@ from django.db import transaction
 from django.db.models import Avg, Count
 from django.utils import timezone
 
-from crowd.accounts.access import can_manage_project
-from crowd.accounts.models import Role
+from crowd.accounts.access import can_manage_project, can_take_tasks
 from crowd.assignment.models import Assignment, AssignmentStatus
 from crowd.common.exceptions import Conflict, Forbidden, InvalidInput
 from workflows.projects.models import Project
@@ -113,7 +112,7 @@ def bonus_grant(
         raise InvalidInput(f"a reason has at most {REASON_MAX} characters")
     key = uuid.uuid4().hex if key is None else client_key_check(key)
     if (
-        worker.role != Role.WORKER
+        not can_take_tasks(worker)
         or not Assignment.objects.filter(project=project, worker=worker).exists()
     ):
         raise InvalidInput("bonuses go to workers who have worked on this project")
