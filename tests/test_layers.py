@@ -26,11 +26,15 @@ def test_the_tree_keeps_its_layers():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_function_level_import_of_a_higher_layer_fails_the_check(tmp_path):
+def copy_tree(tmp_path) -> None:
     for package in ("crowd", "workflows", "tools"):
         shutil.copytree(
             ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
         )
+
+
+def test_a_function_level_import_of_a_higher_layer_fails_the_check(tmp_path):
+    copy_tree(tmp_path)
     services = tmp_path / "crowd" / "assignment" / "services.py"
     # Deferred, as the old cycle-dodging import of the budget was: the check must still see it.
     services.write_text(
@@ -44,7 +48,23 @@ def test_a_function_level_import_of_a_higher_layer_fails_the_check(tmp_path):
     assert "imports crowd.pay.budget (crowd.pay), a higher layer" in result.stdout
 
 
-def test_every_module_has_a_layer():
+def test_a_function_level_import_of_another_app_fails_even_downwards(tmp_path):
+    copy_tree(tmp_path)
+    ledger = tmp_path / "crowd" / "pay" / "ledger.py"
+    # pay may import projects, but at the top of the module, where a reader looks.
+    ledger.write_text(
+        ledger.read_text()
+        + "\n\ndef _items():\n    def inner():\n        from workflows.projects import items\n\n"
+        "        return items\n\n    return inner\n"
+    )
+    result = run_check(tmp_path)
+    assert result.returncode == 1
+    # Once, although the import sits in two nested functions.
+    assert result.stdout.count("imports workflows.projects inside a function") == 1
+    assert "crowd.pay.ledger:" in result.stdout
+
+
+def test_a_module_belongs_to_its_apps_layer_and_entry_points_to_the_interfaces():
     assert layers.layer_of("crowd.pay.ledger") == "crowd.pay"
     assert layers.layer_of("crowd.accounts.models") == "crowd.accounts"
     assert layers.layer_of("crowd.accounts.access") == "crowd.accounts.access"

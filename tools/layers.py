@@ -102,8 +102,12 @@ def layer_of(module: str) -> str | None:
     return INTERFACES
 
 
-def check(packages: tuple[str, ...] = PACKAGES) -> list[Violation]:
-    graph = grimp.build_graph(*packages, cache_dir=None)
+def import_graph(packages: tuple[str, ...] = PACKAGES):
+    return grimp.build_graph(*packages, cache_dir=None)
+
+
+def check(graph) -> list[Violation]:
+    """Imports of a higher layer in ``graph`` (see :func:`import_graph`)."""
     rank = {layer: i for i, layer in enumerate(LAYERS)}
     violations = []
     for importer in sorted(graph.modules):
@@ -146,15 +150,16 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
-def _deferred_imports(tree: ast.Module, module: str, is_package: bool):
-    """(line, imported module) of every import statement inside a function body."""
+def _deferred_imports(tree: ast.Module, module: str, is_package: bool) -> set[tuple[int, str]]:
+    """(line, imported module) of every import statement inside a function body (a nested
+    function's imports are inside its outer function's too: the set counts them once)."""
+    found = set()
     for scope in ast.walk(tree):
         if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         for node in ast.walk(scope):
             if isinstance(node, ast.Import):
-                for alias in node.names:
-                    yield node.lineno, alias.name
+                found.update((node.lineno, alias.name) for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
@@ -162,12 +167,12 @@ def _deferred_imports(tree: ast.Module, module: str, is_package: bool):
                     parts = package.split(".")
                     parts = parts[: len(parts) - node.level + 1]
                     base = ".".join([*parts, base] if base else parts)
-                yield node.lineno, base
+                found.add((node.lineno, base))
+    return found
 
 
-def check_deferred(packages: tuple[str, ...] = PACKAGES) -> list[str]:
+def check_deferred(graph, packages: tuple[str, ...] = PACKAGES) -> list[str]:
     """Function-level imports of another of our apps, except those listed as allowed."""
-    graph = grimp.build_graph(*packages, cache_dir=None)
     problems = []
     for module in sorted(graph.modules):
         if layer_of(module) is None:
@@ -176,7 +181,7 @@ def check_deferred(packages: tuple[str, ...] = PACKAGES) -> list[str]:
         if path is None:
             continue
         tree = ast.parse(path.read_text(), filename=str(path))
-        for line, imported in _deferred_imports(tree, module, path.name == "__init__.py"):
+        for line, imported in sorted(_deferred_imports(tree, module, path.name == "__init__.py")):
             if not imported.startswith(tuple(p + "." for p in packages)):
                 continue
             if app_of(imported) == app_of(module) or (module, imported) in DEFERRED_ALLOWED:
@@ -189,7 +194,8 @@ def check_deferred(packages: tuple[str, ...] = PACKAGES) -> list[str]:
 
 
 def main() -> int:
-    violations = [*map(str, check()), *check_deferred()]
+    graph = import_graph()
+    violations = [*map(str, check(graph)), *check_deferred(graph)]
     for violation in violations:
         print(violation)
     if violations:

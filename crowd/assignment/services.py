@@ -76,15 +76,20 @@ def leases_close(assignments, *, status: str) -> list[tuple[int, int]]:
     return ended
 
 
-def leases_overdue_locked(*, now: datetime, batch: int) -> list[tuple[int, int]]:
-    """Lock up to ``batch`` leases past their deadline, skipping rows another transaction holds
-    (a submit in flight): their (id, item id). Call inside a transaction."""
-    return list(
+def leases_expire_overdue(*, now: datetime, batch: int) -> list[tuple[int, int]]:
+    """Expire up to ``batch`` leases past their deadline, skipping rows another transaction
+    holds (a submit in flight): the (id, item id) of those expired. Call inside a transaction
+    (:func:`workflows.pipeline.leases.assignment_expire_overdue` frees their slots with it)."""
+    overdue = list(
         Assignment.objects.select_for_update(skip_locked=True)
         .filter(status=AssignmentStatus.LEASED, lease_expires_at__lte=now)
         .order_by("pk")
         .values_list("pk", "item_id")[:batch]
     )
+    Assignment.objects.filter(pk__in=[pk for pk, _ in overdue]).update(
+        status=AssignmentStatus.EXPIRED
+    )
+    return overdue
 
 
 def leases_live(*, worker, project: Project | None = None) -> QuerySet[Assignment]:

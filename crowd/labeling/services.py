@@ -70,7 +70,6 @@ def annotation_store(*, worker, assignment_id: int, payload, now: datetime) -> S
     Assignment.objects.filter(pk=assignment.pk).update(
         **{name: getattr(assignment, name) for name in fields}
     )
-    annotation.assignment = assignment
     return SubmitResult(annotation, created=True)
 
 

@@ -19,8 +19,8 @@ from crowd.assignment.services import (
     assignment_get_own_locked,
     block_record,
     leases_close,
+    leases_expire_overdue,
     leases_live,
-    leases_overdue_locked,
 )
 from crowd.pay.budget import budget_release
 from workflows.projects.items import item_slots_release
@@ -51,24 +51,13 @@ def assignment_expire_overdue(*, now: datetime | None = None, batch: int = 500) 
     total = 0
     while True:
         with transaction.atomic():
-            overdue = leases_overdue_locked(now=now, batch=batch)
+            overdue = leases_expire_overdue(now=now, batch=batch)
             if not overdue:
                 return total
-            Assignment.objects.filter(pk__in=[pk for pk, _ in overdue]).update(
-                status=AssignmentStatus.EXPIRED
-            )
             _free(overdue)
         total += len(overdue)
         if len(overdue) < batch:
             return total
-
-
-def assignment_release_live(*, worker, project: Project | None = None) -> int:
-    """End the worker's live leases (on one project, or everywhere): blocks and gates use it."""
-    with transaction.atomic():
-        return lease_end(
-            leases_live(worker=worker, project=project), status=AssignmentStatus.RETURNED
-        )
 
 
 def assignment_return(*, worker, assignment_id: int, now: datetime | None = None) -> Assignment:
